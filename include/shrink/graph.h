@@ -1,0 +1,155 @@
+/* The shrink model: a DAG of nodes over named values. Every part of shrink
+ * (training, compression passes, runtime, file I/O) reads and writes this type.
+ *
+ * Values are the model input, trainable parameters, non-trained buffers (e.g.
+ * BatchNorm running statistics) and activations. Activation shapes include the
+ * batch as dimension 0, stored as -1 (dynamic). Nodes are kept in topological
+ * order: every node's inputs are produced by earlier nodes or are params /
+ * buffers / the model input. Each node has exactly one output value.
+ *
+ * Input conventions per op (optional inputs are -1):
+ *   LINEAR    [x (N,in), W (out,in), b (out) optional]          y = x W^T + b
+ *   CONV2D    [x (N,C,H,W), W (OC, C/groups, KH, KW), b (OC) optional]
+ *   BATCHNORM [x (N,C) or (N,C,H,W), gamma (C), beta (C), running_mean (C), running_var (C)]
+ *   ADD       [a, b] same shape;  CONCAT [x0, x1, ...] along attrs.axis (1 = channels)
+ *   all others [x]
+ */
+#ifndef SHRINK_GRAPH_H
+#define SHRINK_GRAPH_H
+
+#include <stdint.h>
+#include "shrink/status.h"
+#include "shrink/tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum shr_op {
+    SHR_OP_LINEAR = 0,
+    SHR_OP_CONV2D,
+    SHR_OP_BATCHNORM,
+    SHR_OP_RELU,
+    SHR_OP_RELU6,
+    SHR_OP_LEAKY_RELU,
+    SHR_OP_GELU,
+    SHR_OP_SIGMOID,
+    SHR_OP_TANH,
+    SHR_OP_MAXPOOL2D,
+    SHR_OP_AVGPOOL2D,
+    SHR_OP_GLOBAL_AVGPOOL,
+    SHR_OP_FLATTEN,
+    SHR_OP_RESHAPE,
+    SHR_OP_DROPOUT,
+    SHR_OP_ADD,
+    SHR_OP_CONCAT,
+    SHR_OP_SOFTMAX,
+    SHR_OP_LOG_SOFTMAX,
+    SHR_OP_COUNT
+} shr_op;
+
+/* Lower-case op name ("linear", "conv2d", "batchnorm", "relu", ...). */
+const char *shr_op_name(shr_op op);
+shr_status shr_op_parse(const char *name, shr_op *out);
+
+/* Attributes of a node; each op reads the fields it needs (see comments). */
+typedef struct shr_attrs {
+    int kernel[2];   /* conv2d, pools: KH, KW */
+    int stride[2];   /* conv2d, pools: SH, SW (0 is read as 1) */
+    int pad[4];      /* conv2d, pools: top, left, bottom, right */
+    int dilation[2]; /* conv2d (0 is read as 1) */
+    int groups;      /* conv2d (0 is read as 1); groups == C == OC is depthwise */
+    float alpha;     /* leaky_relu: negative slope; dropout: drop probability */
+    float eps;       /* batchnorm (0 is read as 1e-5) */
+    float momentum;  /* batchnorm running-stat update (0 is read as 0.1) */
+    int axis;        /* concat / softmax / log_softmax (negative counts from the end) */
+    int count_include_pad; /* avgpool2d */
+    int ndim;              /* reshape: target rank, batch dim excluded */
+    int64_t shape[SHR_MAX_DIMS]; /* reshape: per-sample target shape, one -1 allowed */
+} shr_attrs;
+
+typedef enum shr_value_kind {
+    SHR_VALUE_INPUT = 0, /* model input (batch dim dynamic) */
+    SHR_VALUE_PARAM,     /* trainable parameter, has data */
+    SHR_VALUE_BUFFER,    /* stored but not trained (running stats), has data */
+    SHR_VALUE_ACT        /* activation produced by a node */
+} shr_value_kind;
+
+typedef struct shr_value {
+    char *name;
+    shr_value_kind kind;
+    int ndim;
+    int64_t shape[SHR_MAX_DIMS]; /* INPUT/ACT: shape[0] == -1 is the batch */
+    shr_tensor *data;            /* PARAM/BUFFER: f32 tensor of this shape; else NULL */
+    int producer;                /* ACT: index of the producing node; else -1 */
+} shr_value;
+
+typedef struct shr_node {
+    char *name;
+    shr_op op;
+    shr_attrs attrs;
+    int n_inputs;
+    int *inputs; /* value indices; -1 for an absent optional input */
+    int output;  /* value index */
+} shr_node;
+
+/* How raw data is turned into the model input: x = (raw * scale - mean[c]) / std[c].
+ * Stored in the model file so every command feeds the model what it expects. */
+#define SHR_MAX_CHANNELS 4
+typedef struct shr_preproc {
+    float scale; /* e.g. 1/255 for 8-bit pixels */
+    int channels;
+    float mean[SHR_MAX_CHANNELS];
+    float std[SHR_MAX_CHANNELS];
+} shr_preproc;
+
+typedef struct shr_graph {
+    shr_value *values;
+    int n_values, cap_values;
+    shr_node *nodes;
+    int n_nodes, cap_nodes;
+    int input;  /* value index of the model input */
+    int output; /* value index of the model output (logits) */
+    shr_preproc preproc;
+    char *arch;    /* the zoo name or arch-file text the model came from (may be NULL) */
+    char *lineage; /* how the model was made, one step per line (may be NULL) */
+} shr_graph;
+
+shr_status shr_graph_create(shr_graph **out);
+void shr_graph_free(shr_graph *g); /* NULL is a no-op */
+shr_status shr_graph_clone(shr_graph **out, const shr_graph *g);
+
+/* Adds the model input; sample_shape excludes the batch (e.g. {1, 28, 28}). */
+shr_status shr_graph_add_input(shr_graph *g, const char *name, int ndim, const int64_t *sample_shape, int *out_value);
+/* Adds a zero-filled f32 PARAM or BUFFER value. */
+shr_status shr_graph_add_tensor(shr_graph *g, const char *name, shr_value_kind kind, int ndim, const int64_t *shape,
+                                int *out_value);
+/* Appends a node; checks inputs, infers the output shape and creates the output
+ * activation value (named like the node). Fails with a clear message if shapes
+ * do not fit. */
+shr_status shr_graph_add_node(shr_graph *g, const char *name, shr_op op, const shr_attrs *attrs, int n_inputs,
+                              const int *inputs, int *out_value);
+/* Checks everything a loaded or edited graph must satisfy: topological order,
+ * index ranges, unique names, param shapes, output shapes by re-inference. */
+shr_status shr_graph_validate(const shr_graph *g);
+/* Index of the value with this name, or -1. */
+int shr_graph_find_value(const shr_graph *g, const char *name);
+int shr_graph_find_node(const shr_graph *g, const char *name);
+/* Appends one line to the lineage record. */
+shr_status shr_graph_add_lineage(shr_graph *g, const char *step);
+
+/* Totals over PARAM and BUFFER values. params counts PARAM elements only
+ * (like PyTorch's parameters()); nonzero counts non-zero PARAM elements. */
+int64_t shr_graph_param_count(const shr_graph *g);
+int64_t shr_graph_nonzero_count(const shr_graph *g);
+/* Multiply-adds x2 per sample of one forward pass (dense). */
+int64_t shr_graph_flops(const shr_graph *g);
+int64_t shr_node_flops(const shr_graph *g, int node);
+
+/* Default attributes (stride 1, dilation 1, groups 1, BN eps/momentum, ...). */
+shr_attrs shr_attrs_default(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

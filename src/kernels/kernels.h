@@ -1,0 +1,39 @@
+/* Internal: compute kernels. Each family has a plain-C reference (*_ref) and,
+ * where it matters, an AVX2+FMA version (*_avx2) compiled with -mavx2 -mfma in its
+ * own file; the unsuffixed function dispatches at run time (core/cpu.h).
+ * All matrices are row-major with explicit leading dimensions. */
+#ifndef SHR_KERNELS_H
+#define SHR_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* C[M,N] = alpha * op(A)[M,K] * op(B)[K,N] + beta * C.
+ * op(A) = A (M x K, lda >= K) or A^T when transA (A is K x M, lda >= M); same for B.
+ * beta == 0 means C is overwritten (NaNs in C ignored). Multi-threaded with
+ * OpenMP over output tiles unless called inside a parallel region; the result
+ * does not depend on the thread count (each C element is summed in one fixed order). */
+void shr_gemm_f32(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
+                  const float *B, int ldb, float beta, float *C, int ldc);
+void shr_gemm_f32_ref(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
+                      const float *B, int ldb, float beta, float *C, int ldc);
+void shr_gemm_f32_avx2(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
+                       const float *B, int ldb, float beta, float *C, int ldc);
+
+/* Convolution geometry shared by im2col / col2im. */
+typedef struct shr_conv_geom {
+    int C, H, W;       /* input channels (of this group), height, width */
+    int KH, KW;
+    int SH, SW;        /* stride */
+    int PT, PL;        /* top / left padding (bottom/right implied by OH/OW) */
+    int DH, DW;        /* dilation */
+    int OH, OW;        /* output size */
+} shr_conv_geom;
+
+/* col[(c*KH + kh)*KW + kw][oh*OW + ow] = x[c][oh*SH - PT + kh*DH][ow*SW - PL + kw*DW] (0 outside).
+ * x is (C, H, W) contiguous; col is (C*KH*KW, OH*OW) with leading dimension ldcol >= OH*OW. */
+void shr_im2col_f32(const shr_conv_geom *g, const float *x, float *col, int ldcol);
+/* The adjoint: x[...] += col[...] (accumulates). */
+void shr_col2im_f32(const shr_conv_geom *g, const float *col, int ldcol, float *x);
+
+#endif

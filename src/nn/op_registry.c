@@ -1,0 +1,71 @@
+#include <string.h>
+
+#include "core/error.h"
+#include "nn/op.h"
+
+/* Weak while the op files land one by one; a missing op reports "not available". */
+#pragma weak shr_op_linear
+#pragma weak shr_op_conv2d
+#pragma weak shr_op_batchnorm
+#pragma weak shr_op_relu
+#pragma weak shr_op_relu6
+#pragma weak shr_op_leaky_relu
+#pragma weak shr_op_gelu
+#pragma weak shr_op_sigmoid
+#pragma weak shr_op_tanh
+#pragma weak shr_op_maxpool2d
+#pragma weak shr_op_avgpool2d
+#pragma weak shr_op_global_avgpool
+#pragma weak shr_op_flatten
+#pragma weak shr_op_reshape
+#pragma weak shr_op_dropout
+#pragma weak shr_op_add
+#pragma weak shr_op_concat
+#pragma weak shr_op_softmax
+#pragma weak shr_op_log_softmax
+
+static const char *const op_names[SHR_OP_COUNT] = {
+    [SHR_OP_LINEAR] = "linear",       [SHR_OP_CONV2D] = "conv2d",         [SHR_OP_BATCHNORM] = "batchnorm",
+    [SHR_OP_RELU] = "relu",           [SHR_OP_RELU6] = "relu6",           [SHR_OP_LEAKY_RELU] = "leaky_relu",
+    [SHR_OP_GELU] = "gelu",           [SHR_OP_SIGMOID] = "sigmoid",       [SHR_OP_TANH] = "tanh",
+    [SHR_OP_MAXPOOL2D] = "maxpool2d", [SHR_OP_AVGPOOL2D] = "avgpool2d",   [SHR_OP_GLOBAL_AVGPOOL] = "global_avgpool",
+    [SHR_OP_FLATTEN] = "flatten",     [SHR_OP_RESHAPE] = "reshape",       [SHR_OP_DROPOUT] = "dropout",
+    [SHR_OP_ADD] = "add",             [SHR_OP_CONCAT] = "concat",         [SHR_OP_SOFTMAX] = "softmax",
+    [SHR_OP_LOG_SOFTMAX] = "log_softmax",
+};
+
+const char *shr_op_name(shr_op op) { return ((unsigned)op < SHR_OP_COUNT) ? op_names[op] : "?"; }
+
+shr_status shr_op_parse(const char *name, shr_op *out) {
+    for (int i = 0; i < SHR_OP_COUNT; i++)
+        if (strcmp(name, op_names[i]) == 0) {
+            *out = (shr_op)i;
+            return SHR_OK;
+        }
+    return shr_fail(SHR_ERR_INVALID_ARG, "unknown op '%s'", name);
+}
+
+const shr_op_def *shr_op_def_get(shr_op op) {
+    switch (op) {
+    case SHR_OP_LINEAR: return &shr_op_linear;
+    case SHR_OP_CONV2D: return &shr_op_conv2d;
+    case SHR_OP_BATCHNORM: return &shr_op_batchnorm;
+    case SHR_OP_RELU: return &shr_op_relu;
+    case SHR_OP_RELU6: return &shr_op_relu6;
+    case SHR_OP_LEAKY_RELU: return &shr_op_leaky_relu;
+    case SHR_OP_GELU: return &shr_op_gelu;
+    case SHR_OP_SIGMOID: return &shr_op_sigmoid;
+    case SHR_OP_TANH: return &shr_op_tanh;
+    case SHR_OP_MAXPOOL2D: return &shr_op_maxpool2d;
+    case SHR_OP_AVGPOOL2D: return &shr_op_avgpool2d;
+    case SHR_OP_GLOBAL_AVGPOOL: return &shr_op_global_avgpool;
+    case SHR_OP_FLATTEN: return &shr_op_flatten;
+    case SHR_OP_RESHAPE: return &shr_op_reshape;
+    case SHR_OP_DROPOUT: return &shr_op_dropout;
+    case SHR_OP_ADD: return &shr_op_add;
+    case SHR_OP_CONCAT: return &shr_op_concat;
+    case SHR_OP_SOFTMAX: return &shr_op_softmax;
+    case SHR_OP_LOG_SOFTMAX: return &shr_op_log_softmax;
+    default: return NULL;
+    }
+}
