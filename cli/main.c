@@ -1,3 +1,106 @@
+/* The `shrink` command: dispatches to one file per subcommand. */
 #include <stdio.h>
-#include "shrink/shrink.h"
-int main(void) { printf("shrink %s\n", SHRINK_VERSION); return 0; }
+#include <string.h>
+
+#include "cli.h"
+
+typedef struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+    const char *help;
+} command;
+
+static const command commands[] = {
+    {"train", cmd_train, "train a zoo or arch-file model on a dataset",
+     "usage: shrink train (--arch ARCH | --arch-file NET.txt) --data DATA -o OUT.shrk [options]\n"
+     "\n"
+     "  --arch ARCH            mlp | lenet5 | cnn | resnet8 | dwnet\n"
+     "  --arch-file FILE       a network in the text spec of docs/arch-file.md\n"
+     "  --data DATA            fashion-mnist | a folder of IDX files | a CSV file (label,features...)\n"
+     "  -o, --output FILE      where to save the model (written atomically)\n"
+     "  --epochs N             default 10\n"
+     "  --batch B              default 64\n"
+     "  --optimizer NAME       sgd | adam | adamw (default adam)\n"
+     "  --lr X                 default 0.001 (adam/adamw), 0.1 (sgd)\n"
+     "  --momentum X           sgd momentum (default 0.9)   --nesterov\n"
+     "  --weight-decay X       L2 (sgd, adam) or decoupled (adamw; default 0.01)\n"
+     "  --l1 X                 L1 regularization strength\n"
+     "  --clip-norm X          clip the global gradient norm\n"
+     "  --schedule NAME        cosine | step | none (default cosine)\n"
+     "  --warmup N             linear warm-up epochs\n"
+     "  --label-smoothing X    cross-entropy label smoothing\n"
+     "  --crop-pad N           random-crop augmentation with N pixels of padding\n"
+     "  --hflip                random horizontal flips\n"
+     "  --val-split F          hold out this fraction of the training set for validation\n"
+     "  --train-limit N        use the first N training samples\n"
+     "  --test-limit N         evaluate on the first N test samples\n"
+     "  --seed S               default 1; same seed and --threads give the same model bit for bit\n"
+     "  --threads T            default: all cores\n"
+     "  --json                 print one JSON object (accuracy, loss, params, file_bytes, ...)\n"},
+    {"eval", cmd_eval, "accuracy and loss of a model on a test set",
+     "usage: shrink eval MODEL.shrk --data DATA [--test-limit N] [--batch B] [--threads T] [--json]\n"
+     "\n"
+     "Evaluates on the test split with the preprocessing stored in the model.\n"
+     "JSON keys: accuracy (0..1), loss, samples, seconds.\n"},
+    {"inspect", cmd_inspect, "layers, parameters, FLOPs and lineage of a model file",
+     "usage: shrink inspect MODEL.shrk [--json]\n"
+     "\n"
+     "JSON keys: params, nonzero_params, file_bytes, flops (per sample, multiply-add = 2),\n"
+     "layers (name, op, shape, params, nonzero, dtype, flops), preprocess, lineage.\n"},
+    {"bench", cmd_bench, "inference latency and throughput",
+     "usage: shrink bench MODEL.shrk [--batch 1,64] [--threads T] [--seconds S] [--json]\n"
+     "\n"
+     "Warms up, then times rounds of runs until the median moves by less than 1% and at\n"
+     "least S seconds (default 1) passed per batch size. JSON: results[] with batch,\n"
+     "latency_ms_p50/p90/p99, samples_per_s; peak_rss_bytes.\n"},
+};
+#define N_COMMANDS ((int)(sizeof commands / sizeof commands[0]))
+
+static void usage(FILE *f) {
+    fprintf(f, "shrink %s — deep-learning model compression toolkit\n\nusage: shrink <command> [options]\n\n",
+            SHRINK_VERSION);
+    for (int i = 0; i < N_COMMANDS; i++) fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "  %-10s %s\n\n'shrink help COMMAND' explains a command. Exit codes: 0 ok, 1 failure, 2 usage error.\n",
+            "help", "show help for a command");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return CLI_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
+        printf("shrink %s (%s kernels)\n", SHRINK_VERSION, shr_cpu_features());
+        return CLI_OK;
+    }
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+        usage(stdout);
+        return CLI_OK;
+    }
+    if (strcmp(cmd, "help") == 0) {
+        if (argc < 3) {
+            usage(stdout);
+            return CLI_OK;
+        }
+        for (int i = 0; i < N_COMMANDS; i++)
+            if (strcmp(argv[2], commands[i].name) == 0) {
+                fputs(commands[i].help, stdout);
+                return CLI_OK;
+            }
+        fprintf(stderr, "shrink: unknown command '%s'\n", argv[2]);
+        return CLI_USAGE;
+    }
+    for (int i = 0; i < N_COMMANDS; i++) {
+        if (strcmp(cmd, commands[i].name) != 0) continue;
+        for (int k = 2; k < argc; k++)
+            if (strcmp(argv[k], "--help") == 0 || strcmp(argv[k], "-h") == 0) {
+                fputs(commands[i].help, stdout);
+                return CLI_OK;
+            }
+        return commands[i].run(argc - 2, argv + 2);
+    }
+    fprintf(stderr, "shrink: unknown command '%s' (see 'shrink --help')\n", cmd);
+    return CLI_USAGE;
+}

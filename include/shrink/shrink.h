@@ -14,5 +14,6 @@
 #include "shrink/zoo.h"
 #include "shrink/io.h"
 #include "shrink/runtime.h"
+#include "shrink/report.h"
 
 #endif

@@ -1,0 +1,57 @@
+/* Shared helpers for the `shrink` subcommands: option parsing, error
+ * reporting with exit codes, JSON output, progress display. */
+#ifndef SHR_CLI_H
+#define SHR_CLI_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "shrink/shrink.h"
+
+/* Exit codes. */
+enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
+
+typedef enum cli_opt_kind { OPT_FLAG, OPT_INT, OPT_I64, OPT_FLOAT, OPT_STR } cli_opt_kind;
+
+typedef struct cli_opt {
+    const char *name;  /* "--epochs" (or "-o") */
+    cli_opt_kind kind;
+    void *dst;         /* int*, int64_t*, double*, const char** */
+    double lo, hi;     /* accepted numeric range */
+} cli_opt;
+
+/* Parses argv[0..argc) (argv[0] is the first argument after the command name).
+ * Positional arguments go to pos (at most max_pos). Prints one error line and
+ * returns CLI_USAGE on any problem, else CLI_OK. */
+int cli_parse(const char *cmd, int argc, char **argv, const cli_opt *opts, int n_opts, const char **pos, int max_pos,
+              int *n_pos);
+
+/* Prints "shrink CMD: error: <shr_last_error()>" to stderr and returns CLI_FAIL. */
+int cli_fail(const char *cmd, shr_status st);
+/* Prints a usage error and returns CLI_USAGE. */
+int cli_usage(const char *cmd, const char *fmt, ...);
+
+/* Prints one JSON object on stdout (and frees it). */
+void cli_print_json(json_t *obj);
+/* Parses "1,64" into up to max positive integers. Returns count, or -1. */
+int cli_parse_int_list(const char *s, int *out, int max);
+
+/* Training progress on stderr: a live bar on a TTY, one line per epoch otherwise. */
+void cli_progress(const shr_train_progress *p, void *user);
+
+/* Size of a file in bytes, or -1. */
+int64_t cli_file_size(const char *path);
+/* Peak resident set size of this process in bytes. */
+int64_t cli_peak_rss(void);
+
+/* Loads the dataset split and checks it fits the model's input. */
+int cli_load_data_for_model(const char *cmd, const char *spec, shr_split split, int64_t limit, const shr_graph *g,
+                            shr_dataset **out);
+
+/* Subcommands. argv[0] is the first argument after the command name. */
+int cmd_train(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+
+#endif

@@ -1,0 +1,172 @@
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+int cli_usage(const char *cmd, const char *fmt, ...) {
+    va_list ap;
+    fprintf(stderr, "shrink %s: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, " (see 'shrink help %s')\n", cmd);
+    return CLI_USAGE;
+}
+
+int cli_fail(const char *cmd, shr_status st) {
+    const char *msg = shr_last_error();
+    fprintf(stderr, "shrink %s: error: %s\n", cmd, msg[0] ? msg : shr_status_name(st));
+    return CLI_FAIL;
+}
+
+static int parse_value(const char *cmd, const cli_opt *o, const char *v) {
+    char *end;
+    errno = 0;
+    switch (o->kind) {
+    case OPT_INT:
+    case OPT_I64: {
+        long long x = strtoll(v, &end, 10);
+        if (errno || end == v || *end || (double)x < o->lo || (double)x > o->hi)
+            return cli_usage(cmd, "%s expects an integer in %.0f..%.0f, got '%s'", o->name, o->lo, o->hi, v);
+        if (o->kind == OPT_INT) *(int *)o->dst = (int)x;
+        else *(int64_t *)o->dst = (int64_t)x;
+        return CLI_OK;
+    }
+    case OPT_FLOAT: {
+        double x = strtod(v, &end);
+        if (errno || end == v || *end || !isfinite(x) || x < o->lo || x > o->hi)
+            return cli_usage(cmd, "%s expects a number in %g..%g, got '%s'", o->name, o->lo, o->hi, v);
+        *(double *)o->dst = x;
+        return CLI_OK;
+    }
+    case OPT_STR: *(const char **)o->dst = v; return CLI_OK;
+    case OPT_FLAG: break;
+    }
+    return CLI_OK;
+}
+
+int cli_parse(const char *cmd, int argc, char **argv, const cli_opt *opts, int n_opts, const char **pos, int max_pos,
+              int *n_pos) {
+    *n_pos = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (a[0] != '-' || a[1] == '\0') {
+            if (*n_pos >= max_pos) return cli_usage(cmd, "unexpected argument '%s'", a);
+            pos[(*n_pos)++] = a;
+            continue;
+        }
+        const char *eq = strchr(a, '=');
+        size_t name_len = eq ? (size_t)(eq - a) : strlen(a);
+        const cli_opt *o = NULL;
+        for (int k = 0; k < n_opts; k++)
+            if (strlen(opts[k].name) == name_len && strncmp(opts[k].name, a, name_len) == 0) o = &opts[k];
+        if (!o) return cli_usage(cmd, "unknown option '%.*s'", (int)name_len, a);
+        if (o->kind == OPT_FLAG) {
+            if (eq) return cli_usage(cmd, "%s takes no value", o->name);
+            *(int *)o->dst = 1;
+            continue;
+        }
+        const char *v = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
+        if (!v) return cli_usage(cmd, "%s needs a value", o->name);
+        int rc = parse_value(cmd, o, v);
+        if (rc != CLI_OK) return rc;
+    }
+    return CLI_OK;
+}
+
+void cli_print_json(json_t *obj) {
+    char *s = json_dumps(obj, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(8));
+    if (s) {
+        fputs(s, stdout);
+        fputc('\n', stdout);
+        free(s);
+    }
+    json_decref(obj);
+    fflush(stdout);
+}
+
+int cli_parse_int_list(const char *s, int *out, int max) {
+    int n = 0;
+    const char *p = s;
+    while (*p) {
+        char *end;
+        errno = 0;
+        long v = strtol(p, &end, 10);
+        if (errno || end == p || v < 1 || v > 1000000 || n >= max) return -1;
+        out[n++] = (int)v;
+        if (*end == ',') end++;
+        else if (*end) return -1;
+        p = end;
+    }
+    return n ? n : -1;
+}
+
+static void fmt_duration(double s, char *buf, size_t n) {
+    if (s < 0 || !isfinite(s)) s = 0;
+    long t = (long)(s + 0.5);
+    if (t >= 3600) snprintf(buf, n, "%ldh%02ldm", t / 3600, (t / 60) % 60);
+    else snprintf(buf, n, "%ldm%02lds", t / 60, t % 60);
+}
+
+void cli_progress(const shr_train_progress *p, void *user) {
+    (void)user;
+    static int tty = -1;
+    if (tty < 0) tty = isatty(fileno(stderr));
+    char eta[32];
+    fmt_duration(p->eta_s, eta, sizeof eta);
+    if (tty) {
+        double frac = p->steps_total ? (double)p->step / (double)p->steps_total : 1.0;
+        int width = 24, fill_n = (int)(frac * width);
+        char bar[32];
+        for (int i = 0; i < width; i++) bar[i] = i < fill_n ? '=' : (i == fill_n ? '>' : ' ');
+        bar[width] = '\0';
+        fprintf(stderr, "\r[%s] epoch %d/%d  loss %.4f  acc %5.2f%%  %.0f samples/s  ETA %s ", bar,
+                p->epoch_done ? p->epoch : p->epoch + 1, p->epochs, (double)p->loss, 100.0 * p->accuracy,
+                p->samples_per_s, eta);
+        if (p->epoch_done) {
+            if (p->val_accuracy >= 0) fprintf(stderr, " val %5.2f%%", 100.0 * p->val_accuracy);
+            fputc('\n', stderr);
+        }
+    } else if (p->epoch_done) {
+        fprintf(stderr, "epoch %d/%d  loss %.4f  train acc %.4f", p->epoch, p->epochs, (double)p->loss,
+                (double)p->accuracy);
+        if (p->val_accuracy >= 0) fprintf(stderr, "  val acc %.4f", (double)p->val_accuracy);
+        fprintf(stderr, "  %.0f samples/s  lr %.3g  ETA %s\n", p->samples_per_s, (double)p->lr, eta);
+    }
+    fflush(stderr);
+}
+
+int64_t cli_file_size(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 ? (int64_t)st.st_size : -1;
+}
+
+int64_t cli_peak_rss(void) {
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0) return -1;
+    return (int64_t)ru.ru_maxrss * 1024;
+}
+
+int cli_load_data_for_model(const char *cmd, const char *spec, shr_split split, int64_t limit, const shr_graph *g,
+                            shr_dataset **out) {
+    shr_status st = shr_dataset_load(spec, split, limit, out);
+    if (st != SHR_OK) return cli_fail(cmd, st);
+    const shr_value *in = &g->values[g->input];
+    int64_t want = 1;
+    for (int d = 1; d < in->ndim; d++) want *= in->shape[d];
+    if (want != (*out)->sample_size) {
+        fprintf(stderr, "shrink %s: error: the model expects %lld values per sample but '%s' has %lld\n", cmd,
+                (long long)want, spec, (long long)(*out)->sample_size);
+        shr_dataset_free(*out);
+        *out = NULL;
+        return CLI_FAIL;
+    }
+    return CLI_OK;
+}

@@ -1,0 +1,114 @@
+/* shrink inspect: what a model file holds — layers, parameters, FLOPs, lineage. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+/* Parameters of a node = elements of its PARAM inputs. */
+static void node_params(const shr_graph *g, const shr_node *n, int64_t *params, int64_t *nonzero, const char **dtype) {
+    *params = *nonzero = 0;
+    *dtype = "f32";
+    for (int i = 0; i < n->n_inputs; i++) {
+        int v = n->inputs[i];
+        if (v < 0 || g->values[v].kind != SHR_VALUE_PARAM) continue;
+        *params += g->values[v].data->numel;
+        *nonzero += shr_tensor_count_nonzero(g->values[v].data);
+        *dtype = shr_dtype_name(g->values[v].data->dtype);
+    }
+}
+
+static json_t *shape_json(const shr_value *v) {
+    json_t *a = json_array();
+    for (int d = 0; d < v->ndim; d++) json_array_append_new(a, json_integer(v->shape[d]));
+    return a;
+}
+
+static void print_text(const shr_graph *g, const char *path, int64_t bytes) {
+    printf("model       %s\n", path);
+    printf("file bytes  %lld\n", (long long)bytes);
+    printf("params      %lld (non-zero %lld)\n", (long long)shr_graph_param_count(g), (long long)shr_graph_nonzero_count(g));
+    printf("flops       %lld per sample (multiply-add = 2)\n", (long long)shr_graph_flops(g));
+    const shr_preproc *p = &g->preproc;
+    printf("preprocess  x = (raw * %g - mean) / std, mean", (double)p->scale);
+    for (int c = 0; c < p->channels; c++) printf(" %.4f", (double)p->mean[c]);
+    printf(", std");
+    for (int c = 0; c < p->channels; c++) printf(" %.4f", (double)p->std[c]);
+    printf("\n\n%-24s %-15s %-20s %10s %10s %6s %12s\n", "layer", "op", "output shape", "params", "non-zero", "dtype",
+           "flops");
+    for (int k = 0; k < g->n_nodes; k++) {
+        const shr_node *n = &g->nodes[k];
+        int64_t params, nz;
+        const char *dtype;
+        node_params(g, n, &params, &nz, &dtype);
+        char shape[96];
+        shr_shape_str(g->values[n->output].ndim, g->values[n->output].shape, shape, sizeof shape);
+        printf("%-24s %-15s %-20s %10lld %10lld %6s %12lld\n", n->name, shr_op_name(n->op), shape, (long long)params,
+               (long long)nz, params ? dtype : "-", (long long)shr_node_flops(g, k));
+    }
+    if (g->lineage) printf("\nlineage:\n%s", g->lineage);
+}
+
+static json_t *to_json(const shr_graph *g, const char *path, int64_t bytes) {
+    json_t *o = json_object();
+    json_object_set_new(o, "model", json_string(path));
+    json_object_set_new(o, "params", json_integer(shr_graph_param_count(g)));
+    json_object_set_new(o, "nonzero_params", json_integer(shr_graph_nonzero_count(g)));
+    json_object_set_new(o, "file_bytes", json_integer(bytes));
+    json_object_set_new(o, "flops", json_integer(shr_graph_flops(g)));
+    json_object_set_new(o, "input_shape", shape_json(&g->values[g->input]));
+    json_t *pp = json_object(), *mean = json_array(), *std = json_array();
+    for (int c = 0; c < g->preproc.channels; c++) {
+        json_array_append_new(mean, json_real(g->preproc.mean[c]));
+        json_array_append_new(std, json_real(g->preproc.std[c]));
+    }
+    json_object_set_new(pp, "scale", json_real(g->preproc.scale));
+    json_object_set_new(pp, "mean", mean);
+    json_object_set_new(pp, "std", std);
+    json_object_set_new(o, "preprocess", pp);
+    json_t *layers = json_array();
+    for (int k = 0; k < g->n_nodes; k++) {
+        const shr_node *n = &g->nodes[k];
+        int64_t params, nz;
+        const char *dtype;
+        node_params(g, n, &params, &nz, &dtype);
+        json_t *l = json_object();
+        json_object_set_new(l, "name", json_string(n->name));
+        json_object_set_new(l, "op", json_string(shr_op_name(n->op)));
+        json_object_set_new(l, "shape", shape_json(&g->values[n->output]));
+        json_object_set_new(l, "params", json_integer(params));
+        json_object_set_new(l, "nonzero", json_integer(nz));
+        json_object_set_new(l, "dtype", json_string(dtype));
+        json_object_set_new(l, "flops", json_integer(shr_node_flops(g, k)));
+        json_array_append_new(layers, l);
+    }
+    json_object_set_new(o, "layers", layers);
+    json_t *lin = json_array();
+    if (g->lineage) {
+        const char *s = g->lineage;
+        while (*s) {
+            const char *e = strchr(s, '\n');
+            size_t len = e ? (size_t)(e - s) : strlen(s);
+            json_array_append_new(lin, json_stringn(s, len));
+            s += len + (e ? 1 : 0);
+        }
+    }
+    json_object_set_new(o, "lineage", lin);
+    return o;
+}
+
+int cmd_inspect(int argc, char **argv) {
+    const char *pos[1];
+    int json = 0, n_pos;
+    cli_opt opts[] = {{"--json", OPT_FLAG, &json, 0, 0}};
+    int rc = cli_parse("inspect", argc, argv, opts, 1, pos, 1, &n_pos);
+    if (rc != CLI_OK) return rc;
+    if (n_pos != 1) return cli_usage("inspect", "give one MODEL file");
+    shr_graph *g;
+    shr_status st = shr_model_load(pos[0], &g);
+    if (st != SHR_OK) return cli_fail("inspect", st);
+    int64_t bytes = cli_file_size(pos[0]);
+    if (json) cli_print_json(to_json(g, pos[0], bytes));
+    else print_text(g, pos[0], bytes);
+    shr_graph_free(g);
+    return CLI_OK;
+}

@@ -1,0 +1,172 @@
+/* shrink train: build a zoo or arch-file model, train it, evaluate it on the
+ * test split, save it atomically. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static char *read_text_file(const char *cmd, const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "shrink %s: error: cannot open arch file '%s'\n", cmd, path);
+        return NULL;
+    }
+    size_t cap = 1 << 20, n = 0;
+    char *buf = malloc(cap + 1);
+    if (buf) n = fread(buf, 1, cap + 1, f);
+    fclose(f);
+    if (!buf || n > cap || memchr(buf, '\0', n)) {
+        fprintf(stderr, "shrink %s: error: arch file '%s' is too large or not text\n", cmd, path);
+        free(buf);
+        return NULL;
+    }
+    buf[n] = '\0';
+    return buf;
+}
+
+typedef struct train_args {
+    const char *arch, *arch_file, *data, *out, *optimizer, *schedule;
+    int epochs, batch, threads, warmup, crop_pad, hflip, nesterov, json;
+    int64_t seed, train_limit, test_limit;
+    double lr, momentum, weight_decay, l1, clip_norm, label_smoothing, val_split;
+} train_args;
+
+static int build_model(const train_args *a, const shr_dataset *d, shr_graph **g) {
+    int classes = d->n_classes < 2 ? 2 : d->n_classes;
+    shr_status st;
+    if (a->arch_file) {
+        char *text = read_text_file("train", a->arch_file);
+        if (!text) return CLI_FAIL;
+        st = shr_arch_parse(text, d->c, d->h, d->w, classes, (uint64_t)a->seed, g);
+        free(text);
+    } else {
+        st = shr_zoo_build(a->arch, d->c, d->h, d->w, classes, (uint64_t)a->seed, g);
+    }
+    if (st != SHR_OK) return st == SHR_ERR_INVALID_ARG ? (cli_fail("train", st), CLI_USAGE) : cli_fail("train", st);
+    return CLI_OK;
+}
+
+static int configure(const train_args *a, shr_train_config *cfg) {
+    shr_optim_kind kind;
+    if (shr_optim_parse(a->optimizer, &kind) != SHR_OK) return cli_usage("train", "%s", shr_last_error());
+    *cfg = shr_train_default();
+    cfg->optim = shr_optim_default(kind);
+    if (shr_sched_parse(a->schedule, &cfg->schedule) != SHR_OK) return cli_usage("train", "%s", shr_last_error());
+    cfg->epochs = a->epochs;
+    cfg->batch = a->batch;
+    cfg->seed = (uint64_t)a->seed;
+    cfg->warmup_epochs = a->warmup;
+    cfg->label_smoothing = (float)a->label_smoothing;
+    cfg->augment.crop_pad = a->crop_pad;
+    cfg->augment.hflip = a->hflip;
+    if (a->lr > 0) cfg->optim.lr = (float)a->lr;
+    if (a->momentum >= 0) cfg->optim.momentum = (float)a->momentum;
+    if (a->weight_decay >= 0) cfg->optim.weight_decay = (float)a->weight_decay;
+    cfg->optim.nesterov = a->nesterov;
+    cfg->optim.l1 = (float)a->l1;
+    cfg->optim.clip_norm = (float)a->clip_norm;
+    cfg->progress = cli_progress;
+    return CLI_OK;
+}
+
+static void add_lineage(shr_graph *g, const train_args *a, const shr_train_config *cfg) {
+    char step[512];
+    snprintf(step, sizeof step,
+             "train arch=%s data=%s epochs=%d batch=%d optimizer=%s lr=%g schedule=%s weight_decay=%g seed=%lld",
+             a->arch_file ? a->arch_file : a->arch, a->data, cfg->epochs, cfg->batch, a->optimizer,
+             (double)cfg->optim.lr, a->schedule, (double)cfg->optim.weight_decay, (long long)a->seed);
+    shr_graph_add_lineage(g, step);
+}
+
+static int run(train_args *a) {
+    shr_set_threads(a->threads);
+    shr_dataset *all = NULL, *train = NULL, *val = NULL, *test = NULL;
+    shr_graph *g = NULL;
+    shr_train_config cfg;
+    int rc = configure(a, &cfg);
+    if (rc != CLI_OK) return rc;
+    shr_status st = shr_dataset_load(a->data, SHR_SPLIT_TRAIN, a->train_limit, &all);
+    if (st != SHR_OK) return cli_fail("train", st);
+    if (a->val_split > 0) {
+        st = shr_dataset_split(all, a->val_split, (uint64_t)a->seed, &train, &val);
+        if (st != SHR_OK) rc = cli_fail("train", st);
+    } else {
+        train = all;
+        all = NULL;
+    }
+    if (rc == CLI_OK) rc = build_model(a, train, &g);
+    if (rc == CLI_OK && (st = shr_dataset_default_preproc(train, &g->preproc)) != SHR_OK) rc = cli_fail("train", st);
+    shr_train_result tr;
+    if (rc == CLI_OK) {
+        fprintf(stderr, "training %s (%lld params) on %lld samples for %d epochs, %d thread(s), %s kernels\n",
+                a->arch_file ? a->arch_file : a->arch, (long long)shr_graph_param_count(g), (long long)train->n,
+                cfg.epochs, shr_get_threads(), shr_cpu_features());
+        if ((st = shr_train(g, train, val, &cfg, &tr)) != SHR_OK) rc = cli_fail("train", st);
+    }
+    shr_eval_result ev = {0, 0, 0, 0};
+    if (rc == CLI_OK) {
+        add_lineage(g, a, &cfg);
+        if ((st = shr_model_save(g, a->out)) != SHR_OK) rc = cli_fail("train", st);
+    }
+    if (rc == CLI_OK) rc = cli_load_data_for_model("train", a->data, SHR_SPLIT_TEST, a->test_limit, g, &test);
+    if (rc == CLI_OK && (st = shr_evaluate(g, test, 256, &ev)) != SHR_OK) rc = cli_fail("train", st);
+    if (rc == CLI_OK) {
+        int64_t bytes = cli_file_size(a->out);
+        if (a->json) {
+            json_t *o = json_object();
+            json_object_set_new(o, "output", json_string(a->out));
+            json_object_set_new(o, "accuracy", json_real(ev.accuracy));
+            json_object_set_new(o, "loss", json_real(ev.loss));
+            json_object_set_new(o, "train_accuracy", json_real(tr.final_accuracy));
+            json_object_set_new(o, "train_loss", json_real(tr.final_loss));
+            if (val) json_object_set_new(o, "val_accuracy", json_real(tr.val_accuracy));
+            json_object_set_new(o, "params", json_integer(shr_graph_param_count(g)));
+            json_object_set_new(o, "file_bytes", json_integer(bytes));
+            json_object_set_new(o, "seconds", json_real(tr.seconds));
+            json_object_set_new(o, "samples_per_s", json_real(tr.samples_per_s));
+            cli_print_json(o);
+        } else {
+            printf("model      %s (%s)\n", a->out, a->arch_file ? a->arch_file : a->arch);
+            printf("accuracy   %.4f on %lld test samples (loss %.4f)\n", ev.accuracy, (long long)ev.samples, ev.loss);
+            printf("params     %lld\n", (long long)shr_graph_param_count(g));
+            printf("file size  %lld bytes\n", (long long)bytes);
+            printf("training   %.1f s, %.0f samples/s\n", tr.seconds, tr.samples_per_s);
+        }
+    }
+    shr_graph_free(g);
+    shr_dataset_free(all);
+    shr_dataset_free(train);
+    shr_dataset_free(val);
+    shr_dataset_free(test);
+    return rc;
+}
+
+int cmd_train(int argc, char **argv) {
+    train_args a = {.arch = NULL, .optimizer = "adam", .schedule = "cosine", .epochs = 10, .batch = 64,
+                    .threads = 0, .seed = 1, .lr = 0, .momentum = -1, .weight_decay = -1};
+    cli_opt opts[] = {
+        {"--arch", OPT_STR, &a.arch, 0, 0},          {"--arch-file", OPT_STR, &a.arch_file, 0, 0},
+        {"--data", OPT_STR, &a.data, 0, 0},          {"-o", OPT_STR, &a.out, 0, 0},
+        {"--output", OPT_STR, &a.out, 0, 0},         {"--epochs", OPT_INT, &a.epochs, 0, 100000},
+        {"--batch", OPT_INT, &a.batch, 1, 65536},    {"--lr", OPT_FLOAT, &a.lr, 1e-9, 100},
+        {"--optimizer", OPT_STR, &a.optimizer, 0, 0}, {"--momentum", OPT_FLOAT, &a.momentum, 0, 0.9999},
+        {"--nesterov", OPT_FLAG, &a.nesterov, 0, 0}, {"--weight-decay", OPT_FLOAT, &a.weight_decay, 0, 10},
+        {"--l1", OPT_FLOAT, &a.l1, 0, 10},           {"--clip-norm", OPT_FLOAT, &a.clip_norm, 0, 1e6},
+        {"--schedule", OPT_STR, &a.schedule, 0, 0},  {"--warmup", OPT_INT, &a.warmup, 0, 10000},
+        {"--label-smoothing", OPT_FLOAT, &a.label_smoothing, 0, 0.99},
+        {"--crop-pad", OPT_INT, &a.crop_pad, 0, 16}, {"--hflip", OPT_FLAG, &a.hflip, 0, 0},
+        {"--val-split", OPT_FLOAT, &a.val_split, 0, 0.9},
+        {"--train-limit", OPT_I64, &a.train_limit, 0, 1e12}, {"--test-limit", OPT_I64, &a.test_limit, 0, 1e12},
+        {"--seed", OPT_I64, &a.seed, 0, 9e18},       {"--threads", OPT_INT, &a.threads, 0, 1024},
+        {"--json", OPT_FLAG, &a.json, 0, 0},
+    };
+    const char *pos[1];
+    int n_pos;
+    int rc = cli_parse("train", argc, argv, opts, (int)(sizeof opts / sizeof opts[0]), pos, 0, &n_pos);
+    if (rc != CLI_OK) return rc;
+    if (!a.arch == !a.arch_file) return cli_usage("train", "give exactly one of --arch or --arch-file");
+    if (!a.data) return cli_usage("train", "--data is required");
+    if (!a.out) return cli_usage("train", "-o OUT.shrk is required");
+    return run(&a);
+}

@@ -1,0 +1,29 @@
+/* Internal: what the training tape and the inference plan share — a per-value
+ * tensor table and running one node over it. */
+#ifndef SHR_NN_EXEC_H
+#define SHR_NN_EXEC_H
+
+#include "nn/op.h"
+
+/* One tensor per graph value: activations and the input are headers over
+ * caller-owned buffers, resized to the current batch; params and buffers
+ * point at the graph's own tensors. */
+typedef struct shr_value_table {
+    const shr_graph *g;
+    shr_tensor *headers; /* n_values headers for INPUT/ACT values */
+    shr_tensor **t;      /* n_values pointers: &headers[v] or g->values[v].data */
+} shr_value_table;
+
+shr_status shr_value_table_init(shr_value_table *vt, const shr_graph *g);
+void shr_value_table_free(shr_value_table *vt);
+/* Points value v (INPUT or ACT) at data, shaped for batch n. */
+void shr_value_table_bind(shr_value_table *vt, int v, void *data, int n);
+/* Per-sample element count of an INPUT/ACT value (product of dims 1..). */
+int64_t shr_value_sample_numel(const shr_value *v);
+
+/* Runs node k's forward over the table. */
+shr_status shr_exec_forward(shr_value_table *vt, int k, int training, void **state, shr_rng *rng);
+/* Frees node states (one per node) with each op's free_state. */
+void shr_exec_free_states(const shr_graph *g, void **states);
+
+#endif

@@ -1,0 +1,130 @@
+/* Inference plan: eval-mode execution with one activation arena. Each
+ * activation gets an arena offset; two activations share bytes only if their
+ * lifetimes (producer .. last consumer) do not overlap (greedy first-fit by
+ * decreasing size). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/checked.h"
+#include "core/error.h"
+#include "nn/exec.h"
+#include "shrink/runtime.h"
+
+struct shr_plan {
+    const shr_graph *g;
+    int max_batch;
+    shr_value_table vt;
+    size_t *offset;    /* per value: arena offset (INPUT/ACT) */
+    size_t arena_bytes;
+    unsigned char *arena;
+    void **state;      /* per node op scratch */
+};
+
+typedef struct interval {
+    int value;
+    int start, end; /* node indices: produced at start (-1 for input), last used at end */
+    size_t bytes;
+} interval;
+
+static int cmp_bytes_desc(const void *a, const void *b) {
+    const interval *x = a, *y = b;
+    if (x->bytes != y->bytes) return x->bytes < y->bytes ? 1 : -1;
+    return x->value - y->value;
+}
+
+static size_t align_up(size_t x) { return (x + SHR_ALIGN - 1) & ~(size_t)(SHR_ALIGN - 1); }
+
+static shr_status plan_memory(shr_plan *p) {
+    const shr_graph *g = p->g;
+    interval *iv = calloc((size_t)g->n_values + 1, sizeof *iv);
+    if (!iv) return shr_fail(SHR_ERR_NOMEM, "out of memory");
+    int n = 0;
+    for (int v = 0; v < g->n_values; v++) {
+        const shr_value *val = &g->values[v];
+        if (val->kind != SHR_VALUE_INPUT && val->kind != SHR_VALUE_ACT) continue;
+        size_t bytes;
+        if (shr_mul_overflow_size((size_t)shr_value_sample_numel(val), (size_t)p->max_batch * sizeof(float), &bytes)) {
+            free(iv);
+            return shr_fail(SHR_ERR_LIMIT, "activation '%s' is too large", val->name);
+        }
+        int start = val->kind == SHR_VALUE_INPUT ? -1 : val->producer;
+        int end = start;
+        for (int k = 0; k < g->n_nodes; k++)
+            for (int i = 0; i < g->nodes[k].n_inputs; i++)
+                if (g->nodes[k].inputs[i] == v && k > end) end = k;
+        if (v == g->output) end = g->n_nodes; /* the result outlives the run */
+        iv[n++] = (interval){v, start, end, align_up(bytes)};
+    }
+    qsort(iv, (size_t)n, sizeof *iv, cmp_bytes_desc);
+    size_t total = 0;
+    for (int i = 0; i < n; i++) {
+        /* Lowest offset that does not collide with an already placed, overlapping interval. */
+        size_t off = 0;
+        for (int moved = 1; moved;) {
+            moved = 0;
+            for (int j = 0; j < i; j++) {
+                int overlap = iv[j].start <= iv[i].end && iv[i].start <= iv[j].end;
+                size_t a = p->offset[iv[j].value], b = a + iv[j].bytes;
+                if (overlap && off < b && a < off + iv[i].bytes) {
+                    off = b;
+                    moved = 1;
+                }
+            }
+        }
+        p->offset[iv[i].value] = off;
+        if (off + iv[i].bytes > total) total = off + iv[i].bytes;
+    }
+    free(iv);
+    p->arena_bytes = total;
+    return SHR_OK;
+}
+
+void shr_plan_free(shr_plan *p) {
+    if (!p) return;
+    shr_exec_free_states(p->g, p->state);
+    shr_value_table_free(&p->vt);
+    free(p->offset);
+    free(p->state);
+    shr_free(p->arena);
+    free(p);
+}
+
+shr_status shr_plan_create(const shr_graph *g, int max_batch, shr_plan **out) {
+    if (max_batch < 1) return shr_fail(SHR_ERR_INVALID_ARG, "batch size must be at least 1");
+    if (g->input < 0 || g->output < 0) return shr_fail(SHR_ERR_INVALID_ARG, "graph has no input or output");
+    shr_plan *p = calloc(1, sizeof *p);
+    if (!p) return shr_fail(SHR_ERR_NOMEM, "out of memory");
+    p->g = g;
+    p->max_batch = max_batch;
+    p->offset = calloc((size_t)g->n_values + 1, sizeof *p->offset);
+    p->state = calloc((size_t)g->n_nodes + 1, sizeof *p->state);
+    shr_status st = (p->offset && p->state) ? shr_value_table_init(&p->vt, g) : shr_fail(SHR_ERR_NOMEM, "out of memory");
+    if (st == SHR_OK) st = plan_memory(p);
+    if (st == SHR_OK && !(p->arena = shr_alloc(p->arena_bytes)))
+        st = shr_fail(SHR_ERR_NOMEM, "out of memory for a %zu-byte activation arena", p->arena_bytes);
+    if (st != SHR_OK) {
+        shr_plan_free(p);
+        return st;
+    }
+    *out = p;
+    return SHR_OK;
+}
+
+shr_status shr_plan_run(shr_plan *p, const float *x, int n, const float **out) {
+    const shr_graph *g = p->g;
+    if (n < 1 || n > p->max_batch)
+        return shr_fail(SHR_ERR_INVALID_ARG, "batch of %d samples outside 1..%d", n, p->max_batch);
+    for (int v = 0; v < g->n_values; v++) {
+        shr_value_kind k = g->values[v].kind;
+        if (k == SHR_VALUE_INPUT || k == SHR_VALUE_ACT) shr_value_table_bind(&p->vt, v, p->arena + p->offset[v], n);
+    }
+    const shr_tensor *in = p->vt.t[g->input];
+    memcpy(in->data, x, in->nbytes);
+    for (int k = 0; k < g->n_nodes; k++) SHR_TRY(shr_exec_forward(&p->vt, k, 0, &p->state[k], NULL));
+    *out = (const float *)p->vt.t[g->output]->data;
+    return SHR_OK;
+}
+
+size_t shr_plan_arena_bytes(const shr_plan *p) { return p->arena_bytes; }
+
+int64_t shr_plan_output_size(const shr_plan *p) { return shr_value_sample_numel(&p->g->values[p->g->output]); }
