@@ -33,11 +33,14 @@ typedef enum shr_split { SHR_SPLIT_TRAIN = 0, SHR_SPLIT_TEST = 1 } shr_split;
  * not a number; for CSV both splits read the same file). limit > 0 keeps the first
  * `limit` samples. Malformed input fails with one clear message. */
 shr_status shr_dataset_load(const char *spec, shr_split split, int64_t limit, shr_dataset **out);
-/* Build a dataset from memory (copies). */
+/* Build a dataset from memory (copies; x finite, labels 0..999). A dataset
+ * built by hand must malloc x and y: shr_dataset_free frees them. */
 shr_status shr_dataset_from_arrays(int64_t n, int c, int h, int w, const float *x, const int32_t *y,
                                    shr_dataset **out);
 void shr_dataset_free(shr_dataset *d);
-/* Shuffled (by seed) split into two new datasets: `val_fraction` of the samples go to *val. */
+/* Split by seed into two new datasets: `val_fraction` (strictly between 0 and 1)
+ * of the samples go to *val. Each part keeps the original sample order and the
+ * parent's n_classes. */
 shr_status shr_dataset_split(const shr_dataset *d, double val_fraction, uint64_t seed, shr_dataset **train,
                              shr_dataset **val);
 /* The preprocessing to train with: scale to [0,1] (1/255 for IDX) and normalize each
@@ -49,7 +52,8 @@ typedef struct shr_augment {
     int hflip;    /* random horizontal flip with probability 1/2 */
 } shr_augment;
 
-/* Writes n preprocessed samples idx[0..n) into x (n * sample_size floats, NCHW) and
+/* A preproc with fewer channels than the data reuses its last channel.
+ * Writes n preprocessed samples idx[0..n) into x (n * sample_size floats, NCHW) and
  * their labels into y (may be NULL). aug/rng may be NULL (no augmentation). */
 void shr_batch_fill(const shr_dataset *d, const int64_t *idx, int n, const shr_preproc *pp,
                     const shr_augment *aug, shr_rng *rng, float *x, int32_t *y);
