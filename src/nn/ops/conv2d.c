@@ -1,0 +1,431 @@
+/* 2-D convolution (cross-correlation, like PyTorch / ONNX Conv).
+ *   x (N, C, H, W), W (OC, C/G, KH, KW), optional b (OC) -> y (N, OC, OH, OW)
+ *   OH = (H + PT + PB - DH*(KH-1) - 1) / SH + 1   (same for OW)
+ * General path: per image and group, im2col (or x itself for 1x1/stride 1/no pad)
+ * then one GEMM: y_g (OC/G, OH*OW) = W_g (OC/G, C/G*KH*KW) * col (C/G*KH*KW, OH*OW).
+ * Depthwise path (G == C == OC): direct loops over each plane.
+ *
+ * Threading: images are split into `parts` contiguous static chunks, one OpenMP
+ * thread each (GEMM then runs single-threaded inside); with one part the GEMM
+ * threads itself. dW is accumulated into one partial buffer per part and the
+ * partials are summed in part order, so results depend only on the thread count. */
+#include <stdlib.h>
+
+#include "kernels/kernels.h"
+#include "nn/ops/ops_util.h"
+
+static const char *const OP = "conv2d";
+
+typedef struct conv_cfg {
+    int C, H, W, OC, KH, KW, SH, SW, PT, PL, DH, DW, G, Cg, OCg, OH, OW;
+    int K, P;       /* Cg*KH*KW (GEMM depth), OH*OW (output plane) */
+    int direct_col; /* 1x1, stride 1, no padding: x's group slice is the column matrix */
+    int depthwise;  /* G == C == OC: one KHxKW filter per channel */
+} conv_cfg;
+
+/* Per-node scratch kept across steps: one column buffer and one dW partial per part. */
+typedef struct conv_state {
+    float *col;
+    size_t col_cap;
+    float *part;
+    size_t part_cap;
+} conv_state;
+
+static void conv_free_state(void *p) {
+    conv_state *s = p;
+    if (!s) return;
+    shr_free(s->col);
+    shr_free(s->part);
+    free(s);
+}
+
+/* Validates shapes and attrs (xs/ws/bs: input, weight, optional bias shapes) and
+ * fills the geometry. Shared by infer and forward/backward. */
+static shr_status conv_config(const shr_node *n, int xnd, const int64_t *xs, int wnd, const int64_t *ws, int bnd,
+                              const int64_t *bs, conv_cfg *c) {
+    const shr_attrs *a = &n->attrs;
+    if (xnd != 4 || !shr_dims_ok(4, xs, 1))
+        return shr_node_fail(SHR_ERR_SHAPE, n, OP, "input must be rank 4 (N, C, H, W), got %s",
+                             shr_shape_text_of(xnd, xs).s);
+    if (wnd != 4 || !shr_dims_ok(4, ws, 0))
+        return shr_node_fail(SHR_ERR_SHAPE, n, OP, "weight must be rank 4 (OC, C/groups, KH, KW), got %s",
+                             shr_shape_text_of(wnd, ws).s);
+    if (a->kernel[0] <= 0 || a->kernel[1] <= 0)
+        return shr_node_fail(SHR_ERR_SHAPE, n, OP, "kernel %dx%d must be positive", a->kernel[0], a->kernel[1]);
+    if (a->kernel[0] != ws[2] || a->kernel[1] != ws[3])
+        return shr_node_fail(SHR_ERR_SHAPE, n, OP, "kernel %dx%d does not match weight shape %s", a->kernel[0],
+                             a->kernel[1], shr_shape_text_of(wnd, ws).s);
+    int SH = shr_attr_or1(a->stride[0]), SW = shr_attr_or1(a->stride[1]);
+    int DH = shr_attr_or1(a->dilation[0]), DW = shr_attr_or1(a->dilation[1]);
+    int G = shr_attr_or1(a->groups);
+    if (SH < 0 || SW < 0) return shr_node_fail(SHR_ERR_SHAPE, n, OP, "stride %dx%d must be positive", SH, SW);
+    if (DH < 0 || DW < 0) return shr_node_fail(SHR_ERR_SHAPE, n, OP, "dilation %dx%d must be positive", DH, DW);
+    for (int i = 0; i < 4; i++)
+        if (a->pad[i] < 0)
+            return shr_node_fail(SHR_ERR_SHAPE, n, OP, "padding [%d, %d, %d, %d] must not be negative", a->pad[0],
+                                 a->pad[1], a->pad[2], a->pad[3]);
+    int64_t C = xs[1], OC = ws[0];
+    if (G < 0 || C % G || OC % G)
+        return shr_node_fail(SHR_ERR_SHAPE, n, OP, "groups %d must divide input channels %lld and output channels %lld",
+                             G, (long long)C, (long long)OC);
+    if (ws[1] * G != C) {
+        if (G == 1)
+            return shr_node_fail(SHR_ERR_SHAPE, n, OP, "weight shape %s does not match input channels %lld",
+                                 shr_shape_text_of(wnd, ws).s, (long long)C);
+        return shr_node_fail(SHR_ERR_SHAPE, n, OP, "weight shape %s does not match input channels %lld / groups %d",
+                             shr_shape_text_of(wnd, ws).s, (long long)C, G);
+    }
+    if (bnd >= 0 && (bnd != 1 || bs[0] != OC))
+        return shr_node_fail(SHR_ERR_SHAPE, n, OP, "bias shape %s does not match output channels %lld",
+                             shr_shape_text_of(bnd, bs).s, (long long)OC);
+    int64_t OH = (xs[2] + a->pad[0] + a->pad[2] - (int64_t)DH * (ws[2] - 1) - 1) / SH + 1;
+    int64_t OW = (xs[3] + a->pad[1] + a->pad[3] - (int64_t)DW * (ws[3] - 1) - 1) / SW + 1;
+    /* Integer division truncates toward zero, so check the numerator sign too. */
+    if (xs[2] + a->pad[0] + a->pad[2] - (int64_t)DH * (ws[2] - 1) - 1 < 0 ||
+        xs[3] + a->pad[1] + a->pad[3] - (int64_t)DW * (ws[3] - 1) - 1 < 0 || OH < 1 || OW < 1)
+        return shr_node_fail(SHR_ERR_SHAPE, n, OP,
+                             "output would be empty: input %lldx%lld, kernel %lldx%lld, dilation %dx%d, "
+                             "padding [%d, %d, %d, %d]",
+                             (long long)xs[2], (long long)xs[3], (long long)ws[2], (long long)ws[3], DH, DW,
+                             a->pad[0], a->pad[1], a->pad[2], a->pad[3]);
+    if (!shr_fits_int(ws[1], ws[2], ws[3]) || !shr_fits_int(ws[1] * ws[2] * ws[3], OH, OW) ||
+        !shr_fits_int(OC, OH, OW) || !shr_fits_int(C, xs[2], xs[3]))
+        return shr_node_fail(SHR_ERR_LIMIT, n, OP, "per-sample sizes are too large");
+    int64_t K = ws[1] * ws[2] * ws[3], P = OH * OW;
+    c->C = (int)C;
+    c->H = (int)xs[2];
+    c->W = (int)xs[3];
+    c->OC = (int)OC;
+    c->KH = (int)ws[2];
+    c->KW = (int)ws[3];
+    c->SH = SH;
+    c->SW = SW;
+    c->PT = a->pad[0];
+    c->PL = a->pad[1];
+    c->DH = DH;
+    c->DW = DW;
+    c->G = G;
+    c->Cg = (int)C / G;
+    c->OCg = (int)OC / G;
+    c->OH = (int)OH;
+    c->OW = (int)OW;
+    c->K = (int)K;
+    c->P = (int)P;
+    c->direct_col = c->KH == 1 && c->KW == 1 && SH == 1 && SW == 1 && a->pad[0] == 0 && a->pad[1] == 0 &&
+                    a->pad[2] == 0 && a->pad[3] == 0;
+    c->depthwise = G == C && G == OC;
+    return SHR_OK;
+}
+
+static shr_status conv_infer(const shr_graph *g, const shr_node *n, int *ndim, int64_t *shape) {
+    const shr_value *x = shr_node_in(g, n, 0), *w = shr_node_in(g, n, 1), *b = shr_node_in(g, n, 2);
+    conv_cfg c;
+    SHR_TRY(conv_config(n, x->ndim, x->shape, w->ndim, w->shape, b ? b->ndim : -1, b ? b->shape : NULL, &c));
+    *ndim = 4;
+    shape[0] = -1;
+    shape[1] = c.OC;
+    shape[2] = c.OH;
+    shape[3] = c.OW;
+    return SHR_OK;
+}
+
+static shr_status conv_config_io(const shr_op_io *io, conv_cfg *c) {
+    const shr_tensor *x = io->in[0], *w = io->in[1];
+    const shr_tensor *b = io->node->n_inputs > 2 ? io->in[2] : NULL;
+    return conv_config(io->node, x->ndim, x->shape, w->ndim, w->shape, b ? b->ndim : -1, b ? b->shape : NULL, c);
+}
+
+
+static shr_conv_geom conv_geom(const conv_cfg *c) {
+    shr_conv_geom g = {c->Cg, c->H, c->W, c->KH, c->KW, c->SH, c->SW, c->PT, c->PL, c->DH, c->DW, c->OH, c->OW};
+    return g;
+}
+
+/* Contiguous static split of N images into parts; one part when threads are
+ * unavailable or there is only one image (the GEMM then threads itself). */
+static int conv_parts(int N) {
+    int t = shr_op_threads();
+    if (t > N) t = N;
+    return t < 1 ? 1 : t;
+}
+static int part_begin(int N, int parts, int t) { return (int)((int64_t)N * t / parts); }
+
+/* Uses the node's state slot, or a caller-local one when the executor gives none. */
+static shr_status conv_get_state(shr_op_io *io, conv_state *local, conv_state **out) {
+    if (!io->state) {
+        memset(local, 0, sizeof *local);
+        *out = local;
+        return SHR_OK;
+    }
+    if (!*io->state) {
+        *io->state = calloc(1, sizeof(conv_state));
+        if (!*io->state) return shr_fail(SHR_ERR_NOMEM, "out of memory allocating conv2d state");
+    }
+    *out = *io->state;
+    return SHR_OK;
+}
+static void conv_put_state(conv_state *st, conv_state *local) {
+    if (st == local) {
+        shr_free(local->col);
+        shr_free(local->part);
+    }
+}
+
+/* ---- general path: im2col + GEMM ---- */
+
+/* One image: x (C, H, W) -> y (OC, P); col holds K*P floats unless direct_col. */
+static void conv_fwd_image(const conv_cfg *c, const shr_conv_geom *geo, const float *x, const float *w,
+                           const float *b, float *y, float *col) {
+    for (int g = 0; g < c->G; g++) {
+        const float *xg = x + (size_t)g * c->Cg * c->H * c->W;
+        float *yg = y + (size_t)g * c->OCg * c->P;
+        const float *B = xg;
+        if (!c->direct_col) {
+            shr_im2col_f32(geo, xg, col, c->P);
+            B = col;
+        }
+        if (b)
+            for (int o = 0; o < c->OCg; o++) {
+                float bv = b[g * c->OCg + o], *yr = yg + (size_t)o * c->P;
+                for (int p = 0; p < c->P; p++) yr[p] = bv;
+            }
+        shr_gemm_f32(0, 0, c->OCg, c->P, c->K, 1.0f, w + (size_t)g * c->OCg * c->K, c->K, B, c->P, b ? 1.0f : 0.0f,
+                     yg, c->P);
+    }
+}
+
+/* One image's gradients: dw (OC, K) += dy col^T; dx (C, H, W) += col2im(W^T dy).
+ * dx / dw may be NULL. col is reused: first the input columns, then their gradient. */
+static void conv_bwd_image(const conv_cfg *c, const shr_conv_geom *geo, const float *x, const float *w,
+                           const float *dy, float *dx, float *dw, float *col) {
+    for (int g = 0; g < c->G; g++) {
+        const float *xg = x + (size_t)g * c->Cg * c->H * c->W;
+        const float *dyg = dy + (size_t)g * c->OCg * c->P;
+        const float *wg = w + (size_t)g * c->OCg * c->K;
+        if (dw) {
+            const float *B = xg;
+            if (!c->direct_col) {
+                shr_im2col_f32(geo, xg, col, c->P);
+                B = col;
+            }
+            shr_gemm_f32(0, 1, c->OCg, c->K, c->P, 1.0f, dyg, c->P, B, c->P, 1.0f, dw + (size_t)g * c->OCg * c->K,
+                         c->K);
+        }
+        if (dx) {
+            float *dxg = dx + (size_t)g * c->Cg * c->H * c->W;
+            if (c->direct_col) {
+                shr_gemm_f32(1, 0, c->K, c->P, c->OCg, 1.0f, wg, c->K, dyg, c->P, 1.0f, dxg, c->P);
+            } else {
+                shr_gemm_f32(1, 0, c->K, c->P, c->OCg, 1.0f, wg, c->K, dyg, c->P, 0.0f, col, c->P);
+                shr_col2im_f32(geo, col, c->P, dxg);
+            }
+        }
+    }
+}
+
+/* ---- depthwise path (G == C == OC): direct loops per (image, channel) plane ---- */
+
+/* One plane: x (H, W), taps w (KH, KW) -> y (OH, OW) = bias + correlation. */
+static void dw_plane_fwd(const conv_cfg *c, const float *x, const float *w, float bias, float *y) {
+    for (int p = 0; p < c->P; p++) y[p] = bias;
+    for (int kh = 0; kh < c->KH; kh++) {
+        int offh = kh * c->DH - c->PT, oh0, oh1;
+        shr_win_range(c->H, c->SH, offh, c->OH, &oh0, &oh1);
+        for (int kw = 0; kw < c->KW; kw++) {
+            int offw = kw * c->DW - c->PL, ow0, ow1;
+            shr_win_range(c->W, c->SW, offw, c->OW, &ow0, &ow1);
+            float wv = w[kh * c->KW + kw];
+            for (int oh = oh0; oh < oh1; oh++) {
+                const float *xr = x + (size_t)(oh * c->SH + offh) * c->W;
+                float *yr = y + (size_t)oh * c->OW;
+                for (int ow = ow0; ow < ow1; ow++) yr[ow] += wv * xr[ow * c->SW + offw];
+            }
+        }
+    }
+}
+
+/* The adjoint of dw_plane_fwd in x: dx (H, W) += taps scattered by dy (OH, OW). */
+static void dw_plane_bwd_x(const conv_cfg *c, const float *dy, const float *w, float *dx) {
+    for (int kh = 0; kh < c->KH; kh++) {
+        int offh = kh * c->DH - c->PT, oh0, oh1;
+        shr_win_range(c->H, c->SH, offh, c->OH, &oh0, &oh1);
+        for (int kw = 0; kw < c->KW; kw++) {
+            int offw = kw * c->DW - c->PL, ow0, ow1;
+            shr_win_range(c->W, c->SW, offw, c->OW, &ow0, &ow1);
+            float wv = w[kh * c->KW + kw];
+            for (int oh = oh0; oh < oh1; oh++) {
+                float *xr = dx + (size_t)(oh * c->SH + offh) * c->W;
+                const float *yr = dy + (size_t)oh * c->OW;
+                for (int ow = ow0; ow < ow1; ow++) xr[ow * c->SW + offw] += wv * yr[ow];
+            }
+        }
+    }
+}
+
+/* dw (KH, KW) of channel ch += sum over images of dy * shifted x. */
+static void dw_channel_bwd_w(const conv_cfg *c, int N, const float *x, const float *dy, int ch, float *dw) {
+    size_t HW = (size_t)c->H * c->W;
+    for (int kh = 0; kh < c->KH; kh++) {
+        int offh = kh * c->DH - c->PT, oh0, oh1;
+        shr_win_range(c->H, c->SH, offh, c->OH, &oh0, &oh1);
+        for (int kw = 0; kw < c->KW; kw++) {
+            int offw = kw * c->DW - c->PL, ow0, ow1;
+            shr_win_range(c->W, c->SW, offw, c->OW, &ow0, &ow1);
+            double s = 0.0;
+            for (int i = 0; i < N; i++) {
+                const float *xp = x + ((size_t)i * c->C + ch) * HW;
+                const float *yp = dy + ((size_t)i * c->C + ch) * c->P;
+                for (int oh = oh0; oh < oh1; oh++) {
+                    const float *xr = xp + (size_t)(oh * c->SH + offh) * c->W;
+                    const float *yr = yp + (size_t)oh * c->OW;
+                    float acc = 0.0f;
+                    for (int ow = ow0; ow < ow1; ow++) acc += yr[ow] * xr[ow * c->SW + offw];
+                    s += acc;
+                }
+            }
+            dw[kh * c->KW + kw] += (float)s;
+        }
+    }
+}
+
+/* ---- op entry points ---- */
+
+static shr_status conv_forward(shr_op_io *io) {
+    conv_cfg c;
+    SHR_TRY(conv_config_io(io, &c));
+    const shr_tensor *xt = io->in[0];
+    const shr_tensor *bt = io->node->n_inputs > 2 ? io->in[2] : NULL;
+    int N = (int)xt->shape[0];
+    const float *x = shr_f32(xt), *w = shr_f32(io->in[1]), *b = bt ? shr_f32(bt) : NULL;
+    float *y = shr_f32(io->out);
+    size_t xsz = (size_t)c.C * c.H * c.W, ysz = (size_t)c.OC * c.P;
+
+    if (c.depthwise) {
+        int64_t planes = (int64_t)N * c.C;
+#pragma omp parallel for schedule(static)
+        for (int64_t q = 0; q < planes; q++) {
+            int ch = (int)(q % c.C);
+            dw_plane_fwd(&c, x + (size_t)q * c.H * c.W, w + (size_t)ch * c.KH * c.KW, b ? b[ch] : 0.0f,
+                         y + (size_t)q * c.P);
+        }
+        return SHR_OK;
+    }
+
+    conv_state local, *st;
+    SHR_TRY(conv_get_state(io, &local, &st));
+    int parts = conv_parts(N);
+    size_t colsz = c.direct_col ? 0 : (size_t)c.K * c.P;
+    shr_status s = shr_scratch_reserve(&st->col, &st->col_cap, colsz * (size_t)parts);
+    if (s == SHR_OK) {
+        shr_conv_geom geo = conv_geom(&c);
+        if (parts > 1) {
+#pragma omp parallel for schedule(static) num_threads(parts)
+            for (int t = 0; t < parts; t++) {
+                float *col = colsz ? st->col + (size_t)t * colsz : NULL;
+                for (int i = part_begin(N, parts, t); i < part_begin(N, parts, t + 1); i++)
+                    conv_fwd_image(&c, &geo, x + (size_t)i * xsz, w, b, y + (size_t)i * ysz, col);
+            }
+        } else {
+            for (int i = 0; i < N; i++) conv_fwd_image(&c, &geo, x + (size_t)i * xsz, w, b, y + (size_t)i * ysz, st->col);
+        }
+    }
+    conv_put_state(st, &local);
+    return s;
+}
+
+static shr_status conv_backward(shr_op_io *io, const shr_tensor *dout, shr_tensor *const *din) {
+    conv_cfg c;
+    SHR_TRY(conv_config_io(io, &c));
+    int N = (int)io->in[0]->shape[0];
+    const float *x = shr_f32(io->in[0]), *w = shr_f32(io->in[1]), *dy = shr_f32(dout);
+    float *dx = din[0] ? shr_f32(din[0]) : NULL, *dw = din[1] ? shr_f32(din[1]) : NULL;
+    float *db = (io->node->n_inputs > 2 && din[2]) ? shr_f32(din[2]) : NULL;
+    size_t xsz = (size_t)c.C * c.H * c.W, ysz = (size_t)c.OC * c.P;
+
+    if (db) {
+        /* Per output channel, a fixed summation order over (image, position). */
+#pragma omp parallel for schedule(static)
+        for (int o = 0; o < c.OC; o++) {
+            double s = 0.0;
+            for (int i = 0; i < N; i++) {
+                const float *yr = dy + (size_t)i * ysz + (size_t)o * c.P;
+                float acc = 0.0f;
+                for (int p = 0; p < c.P; p++) acc += yr[p];
+                s += acc;
+            }
+            db[o] += (float)s;
+        }
+    }
+    if (!dx && !dw) return SHR_OK;
+
+    if (c.depthwise) {
+        if (dx) {
+            int64_t planes = (int64_t)N * c.C;
+#pragma omp parallel for schedule(static)
+            for (int64_t q = 0; q < planes; q++)
+                dw_plane_bwd_x(&c, dy + (size_t)q * c.P, w + (size_t)(q % c.C) * c.KH * c.KW, dx + (size_t)q * c.H * c.W);
+        }
+        if (dw) {
+#pragma omp parallel for schedule(static)
+            for (int ch = 0; ch < c.C; ch++) dw_channel_bwd_w(&c, N, x, dy, ch, dw + (size_t)ch * c.KH * c.KW);
+        }
+        return SHR_OK;
+    }
+
+    conv_state local, *st;
+    SHR_TRY(conv_get_state(io, &local, &st));
+    int parts = conv_parts(N);
+    size_t colsz = c.direct_col ? 0 : (size_t)c.K * c.P;
+    size_t wsz = (size_t)c.OC * c.K;
+    shr_status s = shr_scratch_reserve(&st->col, &st->col_cap, colsz * (size_t)parts);
+    if (s == SHR_OK && dw && parts > 1) s = shr_scratch_reserve(&st->part, &st->part_cap, wsz * (size_t)parts);
+    if (s == SHR_OK) {
+        shr_conv_geom geo = conv_geom(&c);
+        if (parts > 1) {
+#pragma omp parallel for schedule(static) num_threads(parts)
+            for (int t = 0; t < parts; t++) {
+                float *col = colsz ? st->col + (size_t)t * colsz : NULL;
+                float *dwp = dw ? st->part + (size_t)t * wsz : NULL;
+                if (dwp) memset(dwp, 0, wsz * sizeof *dwp);
+                for (int i = part_begin(N, parts, t); i < part_begin(N, parts, t + 1); i++)
+                    conv_bwd_image(&c, &geo, x + (size_t)i * xsz, w, dy + (size_t)i * ysz,
+                                   dx ? dx + (size_t)i * xsz : NULL, dwp, col);
+            }
+            if (dw) {
+                /* Partials summed in part order: same result for the same thread count. */
+                const float *part = st->part;
+#pragma omp parallel for schedule(static)
+                for (int64_t j = 0; j < (int64_t)wsz; j++) {
+                    float acc = 0.0f;
+                    for (int t = 0; t < parts; t++) acc += part[(size_t)t * wsz + (size_t)j];
+                    dw[j] += acc;
+                }
+            }
+        } else {
+            for (int i = 0; i < N; i++)
+                conv_bwd_image(&c, &geo, x + (size_t)i * xsz, w, dy + (size_t)i * ysz, dx ? dx + (size_t)i * xsz : NULL,
+                               dw, st->col);
+        }
+    }
+    conv_put_state(st, &local);
+    return s;
+}
+
+static int64_t conv_flops(const shr_graph *g, const shr_node *n) {
+    const shr_value *x = shr_node_in(g, n, 0), *w = shr_node_in(g, n, 1), *b = shr_node_in(g, n, 2);
+    conv_cfg c;
+    if (conv_config(n, x->ndim, x->shape, w->ndim, w->shape, b ? b->ndim : -1, b ? b->shape : NULL, &c) != SHR_OK)
+        return 0;
+    return 2 * (int64_t)c.OC * c.P * c.K;
+}
+
+const shr_op_def shr_op_conv2d = {
+    .name = "conv2d",
+    .min_inputs = 2,
+    .max_inputs = 3,
+    .infer = conv_infer,
+    .forward = conv_forward,
+    .backward = conv_backward,
+    .flops = conv_flops,
+    .free_state = conv_free_state,
+};
