@@ -25,6 +25,11 @@
 extern "C" {
 #endif
 
+/* Hard limits: keep hostile files and specs from asking for absurd graphs. */
+#define SHR_MAX_VALUES 100000
+#define SHR_MAX_NODES 50000
+#define SHR_MAX_NODE_INPUTS 1024
+
 typedef enum shr_op {
     SHR_OP_LINEAR = 0,
     SHR_OP_CONV2D,

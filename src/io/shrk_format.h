@@ -58,6 +58,8 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "shrink/graph.h"
+
 /* Tensor bytes are copied between memory and file as they are. */
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "the .shrk reader and writer assume a little-endian host"
@@ -79,12 +81,11 @@ enum {
     SHRK_SEC_SPARSE = 5, /* reserved: sparse encodings */
 };
 
-/* Limits a reader enforces before allocating. The graph ones must match
- * src/nn/graph.c (SHR_MAX_VALUES / SHR_MAX_NODES / SHR_MAX_NODE_INPUTS). */
+/* Limits a reader enforces before allocating (the graph ones are graph.h's). */
 #define SHRK_MAX_SECTIONS 64
-#define SHRK_MAX_VALUES 100000
-#define SHRK_MAX_NODES 50000
-#define SHRK_MAX_NODE_INPUTS 1024
+#define SHRK_MAX_VALUES SHR_MAX_VALUES
+#define SHRK_MAX_NODES SHR_MAX_NODES
+#define SHRK_MAX_NODE_INPUTS SHR_MAX_NODE_INPUTS
 #define SHRK_MAX_NAME 255
 #define SHRK_MAX_TEXT (16u << 20) /* arch and lineage strings */
 #define SHRK_MAX_ATTR_INT (1 << 24) /* kernel, stride, pad, dilation, groups */

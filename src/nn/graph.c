@@ -7,11 +7,6 @@
 #include "nn/op.h"
 #include "shrink/graph.h"
 
-/* Hard limits keep hostile files and specs from asking for absurd graphs. */
-#define SHR_MAX_VALUES 100000
-#define SHR_MAX_NODES 50000
-#define SHR_MAX_NODE_INPUTS 1024
-
 shr_attrs shr_attrs_default(void) {
     shr_attrs a;
     memset(&a, 0, sizeof a);

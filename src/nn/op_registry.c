@@ -3,26 +3,6 @@
 #include "core/error.h"
 #include "nn/op.h"
 
-/* Weak while the op files land one by one; a missing op reports "not available". */
-#pragma weak shr_op_linear
-#pragma weak shr_op_conv2d
-#pragma weak shr_op_batchnorm
-#pragma weak shr_op_relu
-#pragma weak shr_op_relu6
-#pragma weak shr_op_leaky_relu
-#pragma weak shr_op_gelu
-#pragma weak shr_op_sigmoid
-#pragma weak shr_op_tanh
-#pragma weak shr_op_maxpool2d
-#pragma weak shr_op_avgpool2d
-#pragma weak shr_op_global_avgpool
-#pragma weak shr_op_flatten
-#pragma weak shr_op_reshape
-#pragma weak shr_op_dropout
-#pragma weak shr_op_add
-#pragma weak shr_op_concat
-#pragma weak shr_op_softmax
-#pragma weak shr_op_log_softmax
 
 static const char *const op_names[SHR_OP_COUNT] = {
     [SHR_OP_LINEAR] = "linear",       [SHR_OP_CONV2D] = "conv2d",         [SHR_OP_BATCHNORM] = "batchnorm",

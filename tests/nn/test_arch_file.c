@@ -65,7 +65,7 @@ static void test_errors(void) {
     expect_error("flatten\nadd nowhere\n", "unknown label");
     expect_error("conv 8 in=ghost\n", "unknown label");
     expect_error("conv 6 g=4\n", "groups");
-    expect_error("bad label!: flatten\n", "bad label");
+    expect_error("bad!: flatten\n", "bad label");
     expect_error("conv 8 k=3 s=99\n", "line 1");
     char longline[3000];
     memset(longline, 'x', sizeof longline - 1);
