@@ -511,9 +511,7 @@ static void test_large_tensors(void) {
 
 /* ---- registration ---- */
 
-/* Each op resolves to its extern definition. (The direct references also make
- * the linker keep these definitions from the static library: op_registry.c
- * refers to them only weakly.) */
+/* Each op resolves to its extern definition, under its public name. */
 static void test_registered(void) {
     static const struct {
         shr_op op;
