@@ -1,9 +1,89 @@
-/* GEMM dispatch: AVX2+FMA when the CPU has it, else the reference. */
+/* GEMM dispatch: AVX2+FMA when the CPU has it, else the reference. Large problems are split
+ * over OpenMP threads into column or row bands of C (never along K). Both kernels compute
+ * each C element in an order that depends only on K, so the partition (and thus the thread
+ * count) never changes a bit of the result. */
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 #include "core/cpu.h"
+#include "kernels/gemm_internal.h"
 #include "kernels/kernels.h"
+
+typedef void (*gemm_fn)(int, int, int, int, int, float, const float *, int, const float *, int, float, float *,
+                        int);
+
+/* Below this many multiply-adds a second thread saves less than the fork/join costs. */
+#define PAR_MIN_WORK 2.0e5
+/* Column bands are cut at multiples of 8 (the 6x8 edge kernel covers them), row bands at
+ * whole micro-tile rows. */
+#define COL_STEP 8
+#define ROW_STEP SHR_GEMM_MR
+/* Packing one element costs about this many multiply-adds (a gather into panels). */
+#define PACK_WEIGHT 6.0
+#define MAX_PARTS 256
+
+static int round_up(int x, int m) { return (x + m - 1) / m * m; }
+
+/* One thread's share: padded micro-tile work plus packing its A rows (all M when splitting
+ * columns) and, when the kernel packs op(B), its B columns (all N when splitting rows). */
+static double share_cost(int transB, int m, int n, int K, int ldb) {
+    double tiles = (double)round_up(m, SHR_GEMM_MR) * round_up(n, COL_STEP) * K;
+    double packed = (double)m * K + (shr_gemm_avx2_packs_b(transB, m, ldb) ? (double)n * K : 0.0);
+    return tiles + PACK_WEIGHT * packed;
+}
+
+/* Band p of `parts` over `len`, cut at multiples of `step`. */
+static void band(int len, int step, int parts, int p, int *lo, int *hi) {
+    int units = (len + step - 1) / step;
+    *lo = (int)((long)units * p / parts) * step;
+    *hi = (int)((long)units * (p + 1) / parts) * step;
+    if (*lo > len) *lo = len;
+    if (*hi > len) *hi = len;
+}
+
+/* Slowest share when cutting into `parts` column (by_cols) or row bands. */
+static double split_cost(int by_cols, int parts, int transB, int M, int N, int K, int ldb) {
+    double worst = 0.0;
+    for (int p = 0; p < parts; p++) {
+        int lo, hi;
+        band(by_cols ? N : M, by_cols ? COL_STEP : ROW_STEP, parts, p, &lo, &hi);
+        double c = by_cols ? share_cost(transB, M, hi - lo, K, ldb) : share_cost(transB, hi - lo, N, K, ldb);
+        if (c > worst) worst = c;
+    }
+    return worst;
+}
 
 void shr_gemm_f32(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
                   const float *B, int ldb, float beta, float *C, int ldc) {
     if (M <= 0 || N <= 0) return;
-    shr_gemm_f32_ref(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    gemm_fn fn = shr_cpu_has_avx2_fma() ? shr_gemm_f32_avx2 : shr_gemm_f32_ref;
+#ifdef _OPENMP
+    int nthr = omp_in_parallel() ? 1 : omp_get_max_threads();
+    if (nthr > MAX_PARTS) nthr = MAX_PARTS;
+    int Kw = K > 0 ? K : 1;
+    if (nthr > 1 && (double)M * N * Kw >= PAR_MIN_WORK) {
+        int col_units = (N + COL_STEP - 1) / COL_STEP, row_units = (M + ROW_STEP - 1) / ROW_STEP;
+        int col_parts = col_units < nthr ? col_units : nthr, row_parts = row_units < nthr ? row_units : nthr;
+        int by_cols = split_cost(1, col_parts, transB, M, N, Kw, ldb) <= split_cost(0, row_parts, transB, M, N, Kw, ldb);
+        int parts = by_cols ? col_parts : row_parts;
+        if (parts > 1) {
+#pragma omp parallel for schedule(static) num_threads(parts)
+            for (int p = 0; p < parts; p++) {
+                int lo, hi;
+                if (by_cols) {
+                    band(N, COL_STEP, parts, p, &lo, &hi);
+                    const float *Bp = transB ? B + (long)lo * ldb : B + lo;
+                    fn(transA, transB, M, hi - lo, K, alpha, A, lda, Bp, ldb, beta, C + lo, ldc);
+                } else {
+                    band(M, ROW_STEP, parts, p, &lo, &hi);
+                    const float *Ap = transA ? A + lo : A + (long)lo * lda;
+                    fn(transA, transB, hi - lo, N, K, alpha, Ap, lda, B, ldb, beta, C + (long)lo * ldc, ldc);
+                }
+            }
+            return;
+        }
+    }
+#endif
+    fn(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }

@@ -1,0 +1,359 @@
+/* AVX2+FMA GEMM, single-threaded (shr_gemm_f32 splits the output across threads).
+ * C[M,N] = alpha * op(A)[M,K] * op(B)[K,N] + beta * C, row-major, layout as in kernels.h.
+ *
+ * BLIS-style blocking: K is cut into equal blocks of kc <= KC (chosen from K alone); for
+ * each block a panel of op(B) (kc x nc) is packed into NR-wide strips (b[k*NR + j]) and
+ * op(A) is packed in MC-row blocks of MR-row panels (a[k*MR + i]); a 6x16 register-blocked
+ * micro-kernel multiplies one A panel by one B strip. Edge panels are zero-padded, so every
+ * element goes through the same micro-kernel.
+ *
+ * Determinism: every C element is computed as acc = 0; acc = fma(a_ik, b_kj, acc) for k
+ * ascending within each K block, then C = fma(alpha, acc, beta' * C) (first block
+ * beta' = beta, or C = alpha * acc when beta == 0; later blocks beta' = 1). That sequence
+ * does not depend on M, N, the output sub-rectangle or whether B was packed, so splitting
+ * C over threads never changes a bit of the result. */
+#include <immintrin.h>
+#include <stdlib.h>
+#include <string.h>
+#include <threads.h>
+
+#include "kernels/gemm_internal.h"
+#include "kernels/kernels.h"
+#include "shrink/tensor.h"
+
+#define MR SHR_GEMM_MR
+#define NR SHR_GEMM_NR
+/* kc * NR floats of B (16 KiB) stay in L1d while MC * kc floats of A (144 KiB) stay in L2. */
+#define KC 256
+#define MC SHR_GEMM_MC
+/* A kc x NC panel of B (2 MiB) lives in L3. */
+#define NC 2048
+/* Floats of slack after the packed A block: the 6-row transposing packer stores 8 lanes. */
+#define A_SLACK 16
+
+/* ---- micro-kernels ----
+ * C[mr, 8*nv] (row stride ldc) from a (kc x 6, packed a[k*6 + i]) and b (kc rows of at least
+ * 8*nv floats, row stride rsb). mr and nv are compile-time constants in each instance, so the
+ * accumulators live in registers (6x16: 12 of the 16 ymm). Rows past mr and columns past
+ * 8*nv are not computed; the ones computed follow the same FMA sequence in every instance. */
+#define UKR_ROW(i, x0, x1)                                                                     \
+    if (mr > i) {                                                                              \
+        __m256 av = _mm256_broadcast_ss(a + i);                                                \
+        x0 = _mm256_fmadd_ps(av, b0, x0);                                                      \
+        if (nv > 1) x1 = _mm256_fmadd_ps(av, b1, x1);                                          \
+    }
+
+/* C row = alpha * acc (beta == 0: C is not read) or fma(alpha, acc, beta * C). */
+static inline __attribute__((always_inline)) void ukr_store(const int nv, float *c, __m256 x0, __m256 x1,
+                                                            __m256 va, __m256 vb, int beta0) {
+    if (beta0) {
+        _mm256_storeu_ps(c, _mm256_mul_ps(va, x0));
+        if (nv > 1) _mm256_storeu_ps(c + 8, _mm256_mul_ps(va, x1));
+    } else {
+        _mm256_storeu_ps(c, _mm256_fmadd_ps(va, x0, _mm256_mul_ps(vb, _mm256_loadu_ps(c))));
+        if (nv > 1) _mm256_storeu_ps(c + 8, _mm256_fmadd_ps(va, x1, _mm256_mul_ps(vb, _mm256_loadu_ps(c + 8))));
+    }
+}
+
+static inline __attribute__((always_inline)) void ukr_body(const int mr, const int nv, int kc, const float *a,
+                                                           const float *b, long rsb, float *c, long ldc,
+                                                           float alpha, float beta) {
+    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+    __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+    for (int i = 0; i < mr; i++) _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
+#pragma GCC unroll 4
+    for (int k = 0; k < kc; k++) {
+        __m256 b0 = _mm256_loadu_ps(b), b1 = nv > 1 ? _mm256_loadu_ps(b + 8) : b0;
+        UKR_ROW(0, c00, c01)
+        UKR_ROW(1, c10, c11)
+        UKR_ROW(2, c20, c21)
+        UKR_ROW(3, c30, c31)
+        UKR_ROW(4, c40, c41)
+        UKR_ROW(5, c50, c51)
+        a += MR;
+        b += rsb;
+    }
+    __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
+    int beta0 = beta == 0.0f;
+    if (mr > 0) ukr_store(nv, c, c00, c01, va, vb, beta0);
+    if (mr > 1) ukr_store(nv, c + ldc, c10, c11, va, vb, beta0);
+    if (mr > 2) ukr_store(nv, c + 2 * ldc, c20, c21, va, vb, beta0);
+    if (mr > 3) ukr_store(nv, c + 3 * ldc, c30, c31, va, vb, beta0);
+    if (mr > 4) ukr_store(nv, c + 4 * ldc, c40, c41, va, vb, beta0);
+    if (mr > 5) ukr_store(nv, c + 5 * ldc, c50, c51, va, vb, beta0);
+}
+
+typedef void (*ukr_fn)(int, const float *, const float *, long, float *, long, float, float);
+
+#define UKR_INSTANCE(m, nv)                                                                    \
+    static void ukr_##m##x##nv(int kc, const float *a, const float *b, long rsb, float *c, long ldc, \
+                               float alpha, float beta) {                                      \
+        ukr_body(m, nv, kc, a, b, rsb, c, ldc, alpha, beta);                                   \
+    }
+UKR_INSTANCE(1, 1)
+UKR_INSTANCE(2, 1)
+UKR_INSTANCE(3, 1)
+UKR_INSTANCE(4, 1)
+UKR_INSTANCE(5, 1)
+UKR_INSTANCE(6, 1)
+UKR_INSTANCE(1, 2)
+UKR_INSTANCE(2, 2)
+UKR_INSTANCE(3, 2)
+UKR_INSTANCE(4, 2)
+UKR_INSTANCE(5, 2)
+UKR_INSTANCE(6, 2)
+
+/* [nv - 1][mr - 1] */
+static const ukr_fn ukr_table[2][MR] = {{ukr_1x1, ukr_2x1, ukr_3x1, ukr_4x1, ukr_5x1, ukr_6x1},
+                                        {ukr_1x2, ukr_2x2, ukr_3x2, ukr_4x2, ukr_5x2, ukr_6x2}};
+
+/* Any tile up to 6x16: the narrowest kernel that covers it; columns that are not a whole
+ * vector go through a scratch copy of C (b is a zero-padded packed strip there). */
+static void ukr_tile(int mr, int nr, int kc, const float *a, const float *b, long rsb, float *c, long ldc,
+                     float alpha, float beta) {
+    int nv = nr > 8 ? 2 : 1;
+    ukr_fn f = ukr_table[nv - 1][mr - 1];
+    if (nr == 8 * nv) {
+        f(kc, a, b, rsb, c, ldc, alpha, beta);
+        return;
+    }
+    float t[MR * NR];
+    if (beta != 0.0f)
+        for (int i = 0; i < mr; i++) memcpy(t + i * NR, c + i * ldc, (size_t)nr * sizeof *t);
+    f(kc, a, b, rsb, t, NR, alpha, beta);
+    for (int i = 0; i < mr; i++) memcpy(c + i * ldc, t + i * NR, (size_t)nr * sizeof *t);
+}
+
+/* ---- packing ---- */
+
+/* In-register 8x8 transpose: r[i][j] -> r[j][i]. */
+static inline void transpose8(__m256 r[8]) {
+    __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+    __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+    __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+    __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+    __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+    __m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+    __m256 s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+    __m256 s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    r[0] = _mm256_permute2f128_ps(s0, s4, 0x20);
+    r[1] = _mm256_permute2f128_ps(s1, s5, 0x20);
+    r[2] = _mm256_permute2f128_ps(s2, s6, 0x20);
+    r[3] = _mm256_permute2f128_ps(s3, s7, 0x20);
+    r[4] = _mm256_permute2f128_ps(s0, s4, 0x31);
+    r[5] = _mm256_permute2f128_ps(s1, s5, 0x31);
+    r[6] = _mm256_permute2f128_ps(s2, s6, 0x31);
+    r[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
+}
+
+/* op(A)[i0 : i0+mc, k0 : k0+kc] -> ap as ceil(mc/6) panels of kc x 6 (a[k*6 + i]), zero-padded.
+ * May write A_SLACK floats past the last panel. */
+static void pack_a(int transA, const float *A, long lda, int i0, int mc, int k0, int kc, float *ap) {
+    for (int ir = 0; ir < mc; ir += MR, ap += (long)MR * kc) {
+        int mr = mc - ir < MR ? mc - ir : MR;
+        if (transA) { /* op(A)[i][k] = A[k][i]: MR contiguous floats per k */
+            const float *src = A + (long)k0 * lda + i0 + ir;
+            for (int k = 0; k < kc; k++, src += lda) {
+                for (int i = 0; i < mr; i++) ap[k * MR + i] = src[i];
+                for (int i = mr; i < MR; i++) ap[k * MR + i] = 0.0f;
+            }
+            continue;
+        }
+        const float *row[MR];
+        for (int i = 0; i < MR; i++) row[i] = A + (long)(i0 + ir + (i < mr ? i : 0)) * lda + k0;
+        int k = 0;
+        if (mr == MR) {
+            /* 8 k-values of 6 rows (+2 zero rows), transposed; each 8-lane store spills 2 zeros
+             * into the next k (or next panel / slack), overwritten later. */
+            for (; k + 8 <= kc; k += 8) {
+                __m256 r[8];
+                for (int i = 0; i < MR; i++) r[i] = _mm256_loadu_ps(row[i] + k);
+                r[6] = r[7] = _mm256_setzero_ps();
+                transpose8(r);
+                for (int t = 0; t < 8; t++) _mm256_storeu_ps(ap + (k + t) * MR, r[t]);
+            }
+        }
+        for (; k < kc; k++) {
+            for (int i = 0; i < mr; i++) ap[k * MR + i] = row[i][k];
+            for (int i = mr; i < MR; i++) ap[k * MR + i] = 0.0f;
+        }
+    }
+}
+
+/* One NR-wide strip of op(B)[k0 : k0+kc, j0 : j0+nr] -> bp[k*16 + j], zero-padded to 16 columns. */
+static void pack_b_strip(int transB, const float *B, long ldb, int k0, int kc, int j0, int nr, float *bp) {
+    if (!transB) {
+        const float *src = B + (long)k0 * ldb + j0;
+        if (nr == NR) {
+            for (int k = 0; k < kc; k++, src += ldb) {
+                _mm256_store_ps(bp + k * NR, _mm256_loadu_ps(src));
+                _mm256_store_ps(bp + k * NR + 8, _mm256_loadu_ps(src + 8));
+            }
+        } else {
+            for (int k = 0; k < kc; k++, src += ldb) {
+                for (int j = 0; j < nr; j++) bp[k * NR + j] = src[j];
+                for (int j = nr; j < NR; j++) bp[k * NR + j] = 0.0f;
+            }
+        }
+        return;
+    }
+    /* op(B)[k][j] = B[j][k]: 16 rows of B, each contiguous in k. */
+    int k = 0;
+    if (nr == NR) {
+        for (; k + 8 <= kc; k += 8) {
+            for (int h = 0; h < 2; h++) {
+                const float *src = B + (long)(j0 + 8 * h) * ldb + k0 + k;
+                __m256 r[8];
+                for (int j = 0; j < 8; j++) r[j] = _mm256_loadu_ps(src + j * ldb);
+                transpose8(r);
+                for (int t = 0; t < 8; t++) _mm256_store_ps(bp + (k + t) * NR + 8 * h, r[t]);
+            }
+        }
+    }
+    for (; k < kc; k++) {
+        const float *src = B + (long)j0 * ldb + k0 + k;
+        for (int j = 0; j < nr; j++) bp[k * NR + j] = src[j * ldb];
+        for (int j = nr; j < NR; j++) bp[k * NR + j] = 0.0f;
+    }
+}
+
+/* ---- per-thread packing buffers ---- */
+
+/* Cached per thread (grow-only) so small calls don't pay for allocation and page faults;
+ * freed by the tss destructor when the thread exits. */
+typedef struct pack_cache {
+    float *p;
+    size_t n;
+} pack_cache;
+
+static tss_t cache_key;
+static int cache_key_ok;
+static once_flag cache_once = ONCE_FLAG_INIT;
+
+static void cache_destroy(void *v) {
+    pack_cache *pc = v;
+    if (!pc) return;
+    shr_free(pc->p);
+    free(pc);
+}
+
+static void cache_key_init(void) { cache_key_ok = tss_create(&cache_key, cache_destroy) == thrd_success; }
+
+/* n floats, 64-byte aligned, or NULL when out of memory. */
+static float *cache_get(size_t n) {
+    call_once(&cache_once, cache_key_init);
+    if (!cache_key_ok) return NULL;
+    pack_cache *pc = tss_get(cache_key);
+    if (!pc) {
+        pc = calloc(1, sizeof *pc);
+        if (!pc) return NULL;
+        if (tss_set(cache_key, pc) != thrd_success) {
+            free(pc);
+            return NULL;
+        }
+    }
+    if (pc->n < n) {
+        shr_free(pc->p);
+        pc->n = 0;
+        pc->p = shr_alloc(n * sizeof(float));
+        if (!pc->p) return NULL;
+        pc->n = n;
+    }
+    return pc->p;
+}
+
+/* ---- driver ---- */
+
+typedef struct gemm_args {
+    int transA, transB, M, N, K;
+    float alpha, beta;
+    const float *A, *B;
+    long lda, ldb, ldc;
+    float *C;
+} gemm_args;
+
+/* Packed strip for columns jr..jr+15 of the current panel; with direct_b only the
+ * partial last strip is packed, at the start of bp. */
+static inline float *strip(float *bp, int direct_b, int jr, int kc) {
+    return direct_b ? bp : bp + (long)(jr / NR) * kc * NR;
+}
+
+/* Runs the blocked loops with buffers for mcap rows of A and ncap columns of B (multiples
+ * of MR / NR); direct_b reads full strips of B in place. */
+static void gemm_blocked(const gemm_args *g, int kcb, int mcap, int ncap, int direct_b, float *ap, float *bp) {
+    for (int jc = 0; jc < g->N; jc += ncap) {
+        int nc = g->N - jc < ncap ? g->N - jc : ncap;
+        for (int pc = 0; pc < g->K; pc += kcb) {
+            int kc = g->K - pc < kcb ? g->K - pc : kcb;
+            float beta = pc == 0 ? g->beta : 1.0f;
+            for (int jr = 0; jr < nc; jr += NR) {
+                int nr = nc - jr < NR ? nc - jr : NR;
+                if (!direct_b || nr < NR)
+                    pack_b_strip(g->transB, g->B, g->ldb, pc, kc, jc + jr, nr, strip(bp, direct_b, jr, kc));
+            }
+            for (int ic = 0; ic < g->M; ic += mcap) {
+                int mc = g->M - ic < mcap ? g->M - ic : mcap;
+                pack_a(g->transA, g->A, g->lda, ic, mc, pc, kc, ap);
+                for (int jr = 0; jr < nc; jr += NR) {
+                    int nr = nc - jr < NR ? nc - jr : NR;
+                    const float *b = strip(bp, direct_b, jr, kc);
+                    long rsb = NR;
+                    if (direct_b && nr == NR) {
+                        b = g->B + (long)pc * g->ldb + jc + jr;
+                        rsb = g->ldb;
+                    }
+                    for (int ir = 0; ir < mc; ir += MR) {
+                        int mr = mc - ir < MR ? mc - ir : MR;
+                        const float *a = ap + (long)ir * kc;
+                        float *c = g->C + (long)(ic + ir) * g->ldc + jc + jr;
+                        if (mr == MR && nr == NR)
+                            ukr_6x2(kc, a, b, rsb, c, g->ldc, g->alpha, beta);
+                        else
+                            ukr_tile(mr, nr, kc, a, b, rsb, c, g->ldc, g->alpha, beta);
+                    }
+                }
+            }
+        }
+    }
+}
+
+static void scale_c(int M, int N, float beta, float *C, long ldc) {
+    for (int i = 0; i < M; i++) {
+        float *c = C + (long)i * ldc;
+        if (beta == 0.0f)
+            memset(c, 0, (size_t)N * sizeof *c);
+        else
+            for (int j = 0; j < N; j++) c[j] *= beta;
+    }
+}
+
+static int round_up(int x, int m) { return (x + m - 1) / m * m; }
+
+void shr_gemm_f32_avx2(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
+                       const float *B, int ldb, float beta, float *C, int ldc) {
+    if (M <= 0 || N <= 0) return;
+    if (K <= 0) {
+        scale_c(M, N, beta, C, ldc);
+        return;
+    }
+    gemm_args g = {transA, transB, M, N, K, alpha, beta, A, B, lda, ldb, ldc, C};
+    /* Equal K blocks, from K alone: the summation order must not depend on M or N. */
+    int nkb = (K + KC - 1) / KC;
+    int kcb = (K + nkb - 1) / nkb;
+    int direct_b = !shr_gemm_avx2_packs_b(transB, M, ldb);
+    int mcap = round_up(M < MC ? M : MC, MR);
+    int ncap = direct_b ? round_up(N, NR) : round_up(N < NC ? N : NC, NR);
+    size_t a_n = (size_t)mcap * kcb + A_SLACK;
+    a_n = (a_n + 15) & ~(size_t)15; /* keep B strips 64-byte aligned */
+    size_t b_n = (size_t)kcb * (direct_b ? NR : ncap);
+    float *buf = cache_get(a_n + b_n);
+    if (buf) {
+        gemm_blocked(&g, kcb, mcap, ncap, direct_b, buf, buf + a_n);
+        return;
+    }
+    /* Out of memory: one micro-panel of each on the stack (A is repacked per strip: slower,
+     * same arithmetic). */
+    _Alignas(64) float ap[MR * KC + A_SLACK];
+    _Alignas(64) float bp[KC * NR];
+    gemm_blocked(&g, kcb, MR, NR, 0, ap, bp);
+}
