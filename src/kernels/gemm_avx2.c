@@ -118,8 +118,10 @@ static void ukr_tile(int mr, int nr, int kc, const float *a, const float *b, lon
         return;
     }
     float t[MR * NR];
-    if (beta != 0.0f)
+    if (beta != 0.0f) { /* the kernel reads whole vectors of t: no indeterminate lanes */
+        memset(t, 0, sizeof t);
         for (int i = 0; i < mr; i++) memcpy(t + i * NR, c + i * ldc, (size_t)nr * sizeof *t);
+    }
     f(kc, a, b, rsb, t, NR, alpha, beta);
     for (int i = 0; i < mr; i++) memcpy(c + i * ldc, t + i * NR, (size_t)nr * sizeof *t);
 }

@@ -186,7 +186,7 @@ static void test_alpha_beta(void) {
  * both split directions of the threaded dispatch. */
 static void test_large(void) {
     static const int shp[][3] = {{150, 40, 100}, {30, 2100, 10}, {40, 300, 100}, {300, 40, 100},
-                                 {20, 520, 70}, {149, 131, 513}, {64, 300, 784}, {300, 784, 64}};
+                                 {20, 520, 70}, {149, 37, 513}, {64, 120, 520}, {300, 100, 40}};
     unsigned v = 3;
     for (int s = 0; s < (int)(sizeof shp / sizeof shp[0]); s++)
         for (int t = 0; t < 4; t++) {
