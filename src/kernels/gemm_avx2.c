@@ -4,8 +4,9 @@
  * BLIS-style blocking: K is cut into equal blocks of kc <= KC (chosen from K alone); for
  * each block a panel of op(B) (kc x nc) is packed into NR-wide strips (b[k*NR + j]) and
  * op(A) is packed in MC-row blocks of MR-row panels (a[k*MR + i]); a 6x16 register-blocked
- * micro-kernel multiplies one A panel by one B strip. Edge panels are zero-padded, so every
- * element goes through the same micro-kernel.
+ * micro-kernel multiplies one A panel by one B strip. Edge panels are zero-padded and edge
+ * tiles use narrower instances of the same kernel. When op(A) fits one MC block and B is not
+ * transposed, full strips of B are read in place instead of packed (gemm_internal.h).
  *
  * Determinism: every C element is computed as acc = 0; acc = fma(a_ik, b_kj, acc) for k
  * ascending within each K block, then C = fma(alpha, acc, beta' * C) (first block
