@@ -27,9 +27,9 @@ static char *read_text_file(const char *cmd, const char *path) {
 
 typedef struct train_args {
     const char *arch, *arch_file, *data, *out, *optimizer, *schedule;
-    int epochs, batch, threads, warmup, crop_pad, hflip, nesterov, json;
+    int epochs, batch, threads, warmup, step_epochs, crop_pad, hflip, nesterov, json;
     int64_t seed, train_limit, test_limit;
-    double lr, momentum, weight_decay, l1, clip_norm, label_smoothing, val_split;
+    double lr, momentum, weight_decay, l1, clip_norm, label_smoothing, val_split, gamma, min_lr;
 } train_args;
 
 static int build_model(const train_args *a, const shr_dataset *d, shr_graph **g) {
@@ -57,6 +57,9 @@ static int configure(const train_args *a, shr_train_config *cfg) {
     cfg->batch = a->batch;
     cfg->seed = (uint64_t)a->seed;
     cfg->warmup_epochs = a->warmup;
+    cfg->step_epochs = a->step_epochs;
+    cfg->step_gamma = (float)a->gamma;
+    cfg->min_lr = (float)a->min_lr;
     cfg->label_smoothing = (float)a->label_smoothing;
     cfg->augment.crop_pad = a->crop_pad;
     cfg->augment.hflip = a->hflip;
@@ -154,6 +157,8 @@ int cmd_train(int argc, char **argv) {
         {"--nesterov", OPT_FLAG, &a.nesterov, 0, 0}, {"--weight-decay", OPT_FLOAT, &a.weight_decay, 0, 10},
         {"--l1", OPT_FLOAT, &a.l1, 0, 10},           {"--clip-norm", OPT_FLOAT, &a.clip_norm, 0, 1e6},
         {"--schedule", OPT_STR, &a.schedule, 0, 0},  {"--warmup", OPT_INT, &a.warmup, 0, 10000},
+        {"--step-epochs", OPT_INT, &a.step_epochs, 1, 100000}, {"--gamma", OPT_FLOAT, &a.gamma, 1e-6, 1},
+        {"--min-lr", OPT_FLOAT, &a.min_lr, 0, 100},
         {"--label-smoothing", OPT_FLOAT, &a.label_smoothing, 0, 0.99},
         {"--crop-pad", OPT_INT, &a.crop_pad, 0, 16}, {"--hflip", OPT_FLAG, &a.hflip, 0, 0},
         {"--val-split", OPT_FLOAT, &a.val_split, 0, 0.9},

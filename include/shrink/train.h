@@ -86,6 +86,9 @@ typedef struct shr_train_config {
     shr_optim_config optim;
     shr_sched_kind schedule;
     int warmup_epochs;
+    int step_epochs;      /* STEP: decay every this many epochs (0: a third of the epochs) */
+    float step_gamma;     /* STEP: decay factor (0 is read as 0.1) */
+    float min_lr;         /* COSINE: final learning rate */
     float label_smoothing;
     shr_augment augment;
     uint64_t seed;

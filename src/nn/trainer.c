@@ -149,9 +149,13 @@ shr_status shr_train(shr_graph *g, const shr_dataset *train, const shr_dataset *
 
     int64_t steps_per_epoch = (train->n + cfg->batch - 1) / cfg->batch;
     int64_t steps_total = steps_per_epoch * cfg->epochs;
-    shr_schedule sched = {cfg->schedule, (int64_t)cfg->warmup_epochs * steps_per_epoch, steps_per_epoch * 3, 0.5f,
-                          steps_total, 0.0f};
-    if (cfg->epochs > 3 && cfg->schedule == SHR_SCHED_STEP) sched.step_size = steps_per_epoch * ((cfg->epochs + 2) / 3);
+    int step_epochs = cfg->step_epochs > 0 ? cfg->step_epochs : (cfg->epochs + 2) / 3;
+    shr_schedule sched = {cfg->schedule,
+                          (int64_t)cfg->warmup_epochs * steps_per_epoch,
+                          (int64_t)(step_epochs > 0 ? step_epochs : 1) * steps_per_epoch,
+                          cfg->step_gamma > 0 ? cfg->step_gamma : 0.1f,
+                          steps_total,
+                          cfg->min_lr};
     shr_train_progress pr;
     memset(&pr, 0, sizeof pr);
     pr.epochs = cfg->epochs;
