@@ -9,7 +9,7 @@ trap 'rm -rf "$tmp"' EXIT
 fails=0 passes=0
 check() { if eval "$2"; then passes=$((passes + 1)); else echo "FAIL: $1" >&2; fails=$((fails + 1)); fi; }
 py=python3
-common=(--arch lenet5 --data fashion-mnist --train-limit 6000 --test-limit 2000 --epochs 2 --threads 2 --json)
+common=(--arch lenet5 --data fashion-mnist --train-limit 12000 --test-limit 2000 --epochs 2 --threads 2 --json)
 "$cli" train "${common[@]}" --seed 7 -o "$tmp/a.shrk" >"$tmp/a.json" 2>"$tmp/a.err"
 check "train a" "[ -s $tmp/a.shrk ]"
 "$cli" train "${common[@]}" --seed 7 -o "$tmp/b.shrk" >"$tmp/b.json" 2>/dev/null
@@ -17,7 +17,7 @@ check "train a" "[ -s $tmp/a.shrk ]"
 check "same seed gives identical files" "cmp -s $tmp/a.shrk $tmp/b.shrk"
 check "different seed gives a different model" "! cmp -s $tmp/a.shrk $tmp/c.shrk"
 acc=$($py -c "import json; print(json.load(open('$tmp/a.json'))['accuracy'])")
-echo "lenet5, 6k samples, 2 epochs: accuracy $acc" >&2
+echo "lenet5, 12k samples, 2 epochs: accuracy $acc" >&2
 check "accuracy >= 0.78 (got $acc)" "$py -c 'import sys; sys.exit(0 if $acc >= 0.78 else 1)'"
 "$cli" eval "$tmp/a.shrk" --data fashion-mnist --test-limit 2000 --json >"$tmp/e.json" 2>/dev/null
 acc2=$($py -c "import json; print(json.load(open('$tmp/e.json'))['accuracy'])")
