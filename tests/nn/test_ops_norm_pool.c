@@ -395,6 +395,7 @@ static void test_pools(void) {
     pool_spec cases[] = {
         pspec(2, 3, 8, 6, 2, 2, 0, 0), pspec(1, 2, 7, 5, 3, 2, 1, 0), pspec(3, 1, 7, 5, 3, 2, 1, 1),
         pspec(2, 2, 5, 5, 3, 1, 1, 1), pspec(1, 3, 4, 4, 4, 1, 0, 0), pspec(2, 2, 6, 6, 2, 3, 1, 0),
+        pspec(2, 2, 7, 5, 2, 2, 0, 0), /* 2x2 stride 2 with a row and a column left over */
         {2, 2, 7, 6, 3, 2, 2, 1, {0, 1, 2, 0}, 0},
         {1, 3, 5, 7, 2, 3, 1, 2, {1, 0, 1, 2}, 1},
     };
@@ -430,6 +431,55 @@ static void test_maxpool_ties(void) {
     shr_tensor_free(dy);
     shr_tensor_free(dx);
     case_free(&c);
+}
+
+/* A NaN in a window wins the max and takes the gradient, for the 2x2/stride-2 case
+ * and a padded 3x3 one; windows without it are unaffected. */
+static void test_maxpool_nan(void) {
+    shr_rng r;
+    shr_rng_seed(&r, 74);
+    const pool_spec specs[2] = {pspec(1, 2, 4, 4, 2, 2, 0, 0), pspec(1, 2, 4, 4, 3, 1, 1, 0)};
+    for (int k = 0; k < 2; k++) {
+        const pool_spec *s = &specs[k];
+        int node;
+        shr_status st;
+        shr_graph *g = pool_graph(SHR_OP_MAXPOOL2D, s, &node, &st);
+        CHECK_OK(st);
+        op_case c;
+        case_init(&c, g, node, 1, &r);
+        fill_distinct(c.in[0], &r);
+        float *x = shr_f32(c.in[0]);
+        x[16 + 5] = NAN; /* channel 1, (1, 1) */
+        CHECK_OK(run_fwd(&c));
+        int OH = (int)c.out->shape[2], OW = (int)c.out->shape[3];
+        double *ref = malloc((size_t)c.out->numel * sizeof *ref);
+        pool_naive(SHR_OP_MAXPOOL2D, s, x, OH, OW, ref); /* fmax ignores NaN: fix those below */
+        shr_tensor *dy, *dx;
+        CHECK_OK(shr_tensor_clone(&dy, c.out));
+        CHECK_OK(shr_tensor_create(&dx, SHR_F32, 4, c.in[0]->shape));
+        for (int64_t i = 0; i < dy->numel; i++) shr_f32(dy)[i] = 1.0f;
+        CHECK_OK(run_bwd(&c, dy, &dx));
+        int nan_windows = 0;
+        for (int oh = 0; oh < OH; oh++)
+            for (int ow = 0; ow < OW; ow++) {
+                int h0 = oh * s->SH - s->pad[0], w0 = ow * s->SW - s->pad[1];
+                int has = 1 >= h0 && 1 < h0 + s->KH && 1 >= w0 && 1 < w0 + s->KW;
+                float got = shr_f32(c.out)[OH * OW + oh * OW + ow], ch0 = shr_f32(c.out)[oh * OW + ow];
+                CHECK(ch0 == (float)ref[oh * OW + ow]);
+                if (has) {
+                    CHECK(isnan(got));
+                    nan_windows++;
+                } else {
+                    CHECK(got == (float)ref[OH * OW + oh * OW + ow]);
+                }
+            }
+        CHECK_MSG(shr_f32(dx)[16 + 5] == (float)nan_windows, "spec %d: NaN got gradient %g, want %d", k,
+                  (double)shr_f32(dx)[16 + 5], nan_windows);
+        free(ref);
+        shr_tensor_free(dy);
+        shr_tensor_free(dx);
+        case_free(&c);
+    }
 }
 
 static void test_global_avgpool(void) {
@@ -502,6 +552,7 @@ int main(void) {
     RUN(test_batchnorm_bad);
     RUN(test_pools);
     RUN(test_maxpool_ties);
+    RUN(test_maxpool_nan);
     RUN(test_global_avgpool);
     RUN(test_pool_bad_shapes);
     return test_summary();

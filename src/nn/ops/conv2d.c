@@ -1,8 +1,9 @@
 /* 2-D convolution (cross-correlation, like PyTorch / ONNX Conv).
  *   x (N, C, H, W), W (OC, C/G, KH, KW), optional b (OC) -> y (N, OC, OH, OW)
  *   OH = (H + PT + PB - DH*(KH-1) - 1) / SH + 1   (same for OW)
- * General path: per image and group, im2col (or x itself for 1x1/stride 1/no pad)
- * then one GEMM: y_g (OC/G, OH*OW) = W_g (OC/G, C/G*KH*KW) * col (C/G*KH*KW, OH*OW).
+ * General path: per group, im2col (or x itself for 1x1/stride 1/no pad) then one GEMM
+ *   y_g (OC/G, nb*OH*OW) = W_g (OC/G, C/G*KH*KW) * col (C/G*KH*KW, nb*OH*OW),
+ * where small planes put nb images side by side so the GEMM stays wide.
  * Depthwise path (G == C == OC): direct loops over each plane.
  *
  * Threading: images are split into `parts` contiguous static chunks, one OpenMP
@@ -173,60 +174,136 @@ static void conv_put_state(conv_state *st, conv_state *local) {
 
 /* ---- general path: im2col + GEMM ---- */
 
-/* One image: x (C, H, W) -> y (OC, P); col holds K*P floats unless direct_col. */
-static void conv_fwd_image(const conv_cfg *c, const shr_conv_geom *geo, const float *x, const float *w,
-                           const float *b, float *y, float *col) {
-    for (int g = 0; g < c->G; g++) {
-        const float *xg = x + (size_t)g * c->Cg * c->H * c->W;
-        float *yg = y + (size_t)g * c->OCg * c->P;
-        const float *B = xg;
-        if (!c->direct_col) {
-            shr_im2col_f32(geo, xg, col, c->P);
-            B = col;
-        }
-        if (b)
-            for (int o = 0; o < c->OCg; o++) {
-                float bv = b[g * c->OCg + o], *yr = yg + (size_t)o * c->P;
-                for (int p = 0; p < c->P; p++) yr[p] = bv;
-            }
-        shr_gemm_f32(0, 0, c->OCg, c->P, c->K, 1.0f, w + (size_t)g * c->OCg * c->K, c->K, B, c->P, b ? 1.0f : 0.0f,
-                     yg, c->P);
-    }
+/* Small planes are batched: nb images side by side make the GEMM at least this
+ * wide, which keeps its micro-tiles full (a 7x7 plane alone is 49 columns). */
+#define CONV_MIN_COLS 384
+
+static int conv_chunk(const conv_cfg *c) {
+    int nb = (CONV_MIN_COLS + c->P - 1) / c->P;
+    return nb < 1 ? 1 : nb;
 }
 
-/* One image's gradients: dw (OC, K) += dy col^T; dx (C, H, W) += col2im(W^T dy).
- * dx / dw may be NULL. col is reused: first the input columns, then their gradient. */
-static void conv_bwd_image(const conv_cfg *c, const shr_conv_geom *geo, const float *x, const float *w,
-                           const float *dy, float *dx, float *dw, float *col) {
+/* Per-part scratch: the column matrix (K, nb*P) and, when nb > 1, a (OC/G, nb*P)
+ * staging matrix for outputs / output gradients. */
+static size_t conv_col_floats(const conv_cfg *c, int nb) {
+    return (c->direct_col && nb == 1) ? 0 : (size_t)c->K * c->P * nb;
+}
+static size_t conv_tmp_floats(const conv_cfg *c, int nb) { return nb == 1 ? 0 : (size_t)c->OCg * c->P * nb; }
+
+/* rows x P blocks between the per-image layout (image stride `img`, row stride P)
+ * and the side-by-side layout (row stride ld, image i at column i*P). */
+static void gather_rows(const float *src, size_t img, int nbc, int rows, int P, float *dst, int ld) {
+    for (int i = 0; i < nbc; i++)
+        for (int r = 0; r < rows; r++)
+            memcpy(dst + (size_t)r * ld + (size_t)i * P, src + i * img + (size_t)r * P, (size_t)P * sizeof *dst);
+}
+
+/* Column matrix of group g for nbc images starting at x: (K, nbc*P), row stride nbc*P. */
+static const float *conv_columns(const conv_cfg *c, const shr_conv_geom *geo, const float *x, int g, int nbc,
+                                 float *col) {
+    size_t xs = (size_t)c->C * c->H * c->W, goff = (size_t)g * c->Cg * c->H * c->W;
+    int ld = nbc * c->P;
+    if (c->direct_col) {
+        if (nbc == 1) return x + goff;
+        gather_rows(x + goff, xs, nbc, c->Cg, c->P, col, ld);
+        return col;
+    }
+    for (int i = 0; i < nbc; i++) shr_im2col_f32(geo, x + i * xs + goff, col + (size_t)i * c->P, ld);
+    return col;
+}
+
+/* nbc images: x (nbc, C, H, W) -> y (nbc, OC, OH, OW). */
+static void conv_fwd_chunk(const conv_cfg *c, const shr_conv_geom *geo, const float *x, const float *w,
+                           const float *b, float *y, int nbc, float *col, float *tmp) {
+    size_t ys = (size_t)c->OC * c->P;
+    int ld = nbc * c->P;
     for (int g = 0; g < c->G; g++) {
-        const float *xg = x + (size_t)g * c->Cg * c->H * c->W;
-        const float *dyg = dy + (size_t)g * c->OCg * c->P;
+        const float *B = conv_columns(c, geo, x, g, nbc, col);
         const float *wg = w + (size_t)g * c->OCg * c->K;
-        if (dw) {
-            const float *B = xg;
-            if (!c->direct_col) {
-                shr_im2col_f32(geo, xg, col, c->P);
-                B = col;
-            }
-            shr_gemm_f32(0, 1, c->OCg, c->K, c->P, 1.0f, dyg, c->P, B, c->P, 1.0f, dw + (size_t)g * c->OCg * c->K,
-                         c->K);
+        float *yg = y + (size_t)g * c->OCg * c->P;
+        if (nbc == 1) {
+            if (b)
+                for (int o = 0; o < c->OCg; o++) {
+                    float bv = b[g * c->OCg + o], *yr = yg + (size_t)o * c->P;
+                    for (int p = 0; p < c->P; p++) yr[p] = bv;
+                }
+            shr_gemm_f32(0, 0, c->OCg, c->P, c->K, 1.0f, wg, c->K, B, c->P, b ? 1.0f : 0.0f, yg, c->P);
+            continue;
         }
-        if (dx) {
-            float *dxg = dx + (size_t)g * c->Cg * c->H * c->W;
+        shr_gemm_f32(0, 0, c->OCg, ld, c->K, 1.0f, wg, c->K, B, ld, 0.0f, tmp, ld);
+        for (int i = 0; i < nbc; i++)
+            for (int o = 0; o < c->OCg; o++) {
+                const float *src = tmp + (size_t)o * ld + (size_t)i * c->P;
+                float bv = b ? b[g * c->OCg + o] : 0.0f, *dst = yg + i * ys + (size_t)o * c->P;
+                for (int p = 0; p < c->P; p++) dst[p] = src[p] + bv;
+            }
+    }
+}
+
+/* nbc images' gradients: dw (OC, K) += dy col^T; dx (nbc, C, H, W) += col2im(W^T dy).
+ * dx / dw may be NULL. col first holds the input columns, then their gradient. */
+static void conv_bwd_chunk(const conv_cfg *c, const shr_conv_geom *geo, const float *x, const float *w,
+                           const float *dy, float *dx, float *dw, int nbc, float *col, float *tmp) {
+    size_t xs = (size_t)c->C * c->H * c->W, ys = (size_t)c->OC * c->P;
+    int ld = nbc * c->P;
+    for (int g = 0; g < c->G; g++) {
+        size_t goff = (size_t)g * c->Cg * c->H * c->W;
+        const float *wg = w + (size_t)g * c->OCg * c->K;
+        const float *D = dy + (size_t)g * c->OCg * c->P;
+        if (nbc > 1) {
+            gather_rows(D, ys, nbc, c->OCg, c->P, tmp, ld);
+            D = tmp;
+        }
+        if (dw) {
+            const float *B = conv_columns(c, geo, x, g, nbc, col);
+            shr_gemm_f32(0, 1, c->OCg, c->K, ld, 1.0f, D, ld, B, ld, 1.0f, dw + (size_t)g * c->OCg * c->K, c->K);
+        }
+        if (!dx) continue;
+        if (c->direct_col && nbc == 1) {
+            shr_gemm_f32(1, 0, c->K, c->P, c->OCg, 1.0f, wg, c->K, D, c->P, 1.0f, dx + goff, c->P);
+            continue;
+        }
+        shr_gemm_f32(1, 0, c->K, ld, c->OCg, 1.0f, wg, c->K, D, ld, 0.0f, col, ld);
+        for (int i = 0; i < nbc; i++) {
+            float *dxi = dx + i * xs + goff;
             if (c->direct_col) {
-                shr_gemm_f32(1, 0, c->K, c->P, c->OCg, 1.0f, wg, c->K, dyg, c->P, 1.0f, dxg, c->P);
+                for (int r = 0; r < c->Cg; r++) {
+                    const float *src = col + (size_t)r * ld + (size_t)i * c->P;
+                    float *dst = dxi + (size_t)r * c->P;
+                    for (int p = 0; p < c->P; p++) dst[p] += src[p];
+                }
             } else {
-                shr_gemm_f32(1, 0, c->K, c->P, c->OCg, 1.0f, wg, c->K, dyg, c->P, 0.0f, col, c->P);
-                shr_col2im_f32(geo, col, c->P, dxg);
+                shr_col2im_f32(geo, col + (size_t)i * c->P, ld, dxi);
             }
         }
     }
 }
 
-/* ---- depthwise path (G == C == OC): direct loops per (image, channel) plane ---- */
+/* Images [n0, n1) of the batch in chunks of nb; scr is this part's scratch (columns,
+ * then the staging matrix), NULL when neither is needed. */
+static void conv_fwd_range(const conv_cfg *c, const shr_conv_geom *geo, const float *x, const float *w,
+                           const float *b, float *y, int n0, int n1, int nb, float *scr, size_t colsz) {
+    size_t xs = (size_t)c->C * c->H * c->W, ys = (size_t)c->OC * c->P;
+    float *tmp = scr ? scr + colsz : NULL;
+    for (int i = n0; i < n1; i += nb)
+        conv_fwd_chunk(c, geo, x + i * xs, w, b, y + i * ys, n1 - i < nb ? n1 - i : nb, scr, tmp);
+}
+
+static void conv_bwd_range(const conv_cfg *c, const shr_conv_geom *geo, const float *x, const float *w,
+                           const float *dy, float *dx, float *dw, int n0, int n1, int nb, float *scr, size_t colsz) {
+    size_t xs = (size_t)c->C * c->H * c->W, ys = (size_t)c->OC * c->P;
+    float *tmp = scr ? scr + colsz : NULL;
+    for (int i = n0; i < n1; i += nb)
+        conv_bwd_chunk(c, geo, x + i * xs, w, dy + i * ys, dx ? dx + i * xs : NULL, dw, n1 - i < nb ? n1 - i : nb, scr,
+                       tmp);
+}
+
+/* ---- depthwise path (G == C == OC): direct loops per (image, channel) plane ----
+ * Inner loops run along an output row (omp simd: -O2 alone leaves them scalar). */
 
 /* One plane: x (H, W), taps w (KH, KW) -> y (OH, OW) = bias + correlation. */
 static void dw_plane_fwd(const conv_cfg *c, const float *x, const float *w, float bias, float *y) {
+    const int SW = c->SW;
     for (int p = 0; p < c->P; p++) y[p] = bias;
     for (int kh = 0; kh < c->KH; kh++) {
         int offh = kh * c->DH - c->PT, oh0, oh1;
@@ -238,7 +315,8 @@ static void dw_plane_fwd(const conv_cfg *c, const float *x, const float *w, floa
             for (int oh = oh0; oh < oh1; oh++) {
                 const float *xr = x + (size_t)(oh * c->SH + offh) * c->W;
                 float *yr = y + (size_t)oh * c->OW;
-                for (int ow = ow0; ow < ow1; ow++) yr[ow] += wv * xr[ow * c->SW + offw];
+#pragma omp simd
+                for (int ow = ow0; ow < ow1; ow++) yr[ow] += wv * xr[ow * SW + offw];
             }
         }
     }
@@ -246,6 +324,7 @@ static void dw_plane_fwd(const conv_cfg *c, const float *x, const float *w, floa
 
 /* The adjoint of dw_plane_fwd in x: dx (H, W) += taps scattered by dy (OH, OW). */
 static void dw_plane_bwd_x(const conv_cfg *c, const float *dy, const float *w, float *dx) {
+    const int SW = c->SW;
     for (int kh = 0; kh < c->KH; kh++) {
         int offh = kh * c->DH - c->PT, oh0, oh1;
         shr_win_range(c->H, c->SH, offh, c->OH, &oh0, &oh1);
@@ -256,7 +335,8 @@ static void dw_plane_bwd_x(const conv_cfg *c, const float *dy, const float *w, f
             for (int oh = oh0; oh < oh1; oh++) {
                 float *xr = dx + (size_t)(oh * c->SH + offh) * c->W;
                 const float *yr = dy + (size_t)oh * c->OW;
-                for (int ow = ow0; ow < ow1; ow++) xr[ow * c->SW + offw] += wv * yr[ow];
+#pragma omp simd
+                for (int ow = ow0; ow < ow1; ow++) xr[ow * SW + offw] += wv * yr[ow];
             }
         }
     }
@@ -264,6 +344,7 @@ static void dw_plane_bwd_x(const conv_cfg *c, const float *dy, const float *w, f
 
 /* dw (KH, KW) of channel ch += sum over images of dy * shifted x. */
 static void dw_channel_bwd_w(const conv_cfg *c, int N, const float *x, const float *dy, int ch, float *dw) {
+    const int SW = c->SW;
     size_t HW = (size_t)c->H * c->W;
     for (int kh = 0; kh < c->KH; kh++) {
         int offh = kh * c->DH - c->PT, oh0, oh1;
@@ -279,7 +360,8 @@ static void dw_channel_bwd_w(const conv_cfg *c, int N, const float *x, const flo
                     const float *xr = xp + (size_t)(oh * c->SH + offh) * c->W;
                     const float *yr = yp + (size_t)oh * c->OW;
                     float acc = 0.0f;
-                    for (int ow = ow0; ow < ow1; ow++) acc += yr[ow] * xr[ow * c->SW + offw];
+#pragma omp simd reduction(+ : acc)
+                    for (int ow = ow0; ow < ow1; ow++) acc += yr[ow] * xr[ow * SW + offw];
                     s += acc;
                 }
             }
@@ -298,7 +380,6 @@ static shr_status conv_forward(shr_op_io *io) {
     int N = (int)xt->shape[0];
     const float *x = shr_f32(xt), *w = shr_f32(io->in[1]), *b = bt ? shr_f32(bt) : NULL;
     float *y = shr_f32(io->out);
-    size_t xsz = (size_t)c.C * c.H * c.W, ysz = (size_t)c.OC * c.P;
 
     if (c.depthwise) {
         int64_t planes = (int64_t)N * c.C;
@@ -313,20 +394,20 @@ static shr_status conv_forward(shr_op_io *io) {
 
     conv_state local, *st;
     SHR_TRY(conv_get_state(io, &local, &st));
-    int parts = conv_parts(N);
-    size_t colsz = c.direct_col ? 0 : (size_t)c.K * c.P;
-    shr_status s = shr_scratch_reserve(&st->col, &st->col_cap, colsz * (size_t)parts);
+    int parts = conv_parts(N), nb = conv_chunk(&c);
+    size_t colsz = conv_col_floats(&c, nb), scr = colsz + conv_tmp_floats(&c, nb);
+    shr_status s = shr_scratch_reserve(&st->col, &st->col_cap, scr * (size_t)parts);
     if (s == SHR_OK) {
         shr_conv_geom geo = conv_geom(&c);
-        if (parts > 1) {
-#pragma omp parallel for schedule(static) num_threads(parts)
-            for (int t = 0; t < parts; t++) {
-                float *col = colsz ? st->col + (size_t)t * colsz : NULL;
-                for (int i = part_begin(N, parts, t); i < part_begin(N, parts, t + 1); i++)
-                    conv_fwd_image(&c, &geo, x + (size_t)i * xsz, w, b, y + (size_t)i * ysz, col);
-            }
+        /* A serial loop when parts == 1: even an inactive parallel region slows the
+         * GEMM inside it measurably. */
+        if (parts == 1) {
+            conv_fwd_range(&c, &geo, x, w, b, y, 0, N, nb, st->col, colsz);
         } else {
-            for (int i = 0; i < N; i++) conv_fwd_image(&c, &geo, x + (size_t)i * xsz, w, b, y + (size_t)i * ysz, st->col);
+#pragma omp parallel for schedule(static) num_threads(parts)
+            for (int t = 0; t < parts; t++)
+                conv_fwd_range(&c, &geo, x, w, b, y, part_begin(N, parts, t), part_begin(N, parts, t + 1), nb,
+                               scr ? st->col + (size_t)t * scr : NULL, colsz);
         }
     }
     conv_put_state(st, &local);
@@ -340,7 +421,7 @@ static shr_status conv_backward(shr_op_io *io, const shr_tensor *dout, shr_tenso
     const float *x = shr_f32(io->in[0]), *w = shr_f32(io->in[1]), *dy = shr_f32(dout);
     float *dx = din[0] ? shr_f32(din[0]) : NULL, *dw = din[1] ? shr_f32(din[1]) : NULL;
     float *db = (io->node->n_inputs > 2 && din[2]) ? shr_f32(din[2]) : NULL;
-    size_t xsz = (size_t)c.C * c.H * c.W, ysz = (size_t)c.OC * c.P;
+    size_t ysz = (size_t)c.OC * c.P;
 
     if (db) {
         /* Per output channel, a fixed summation order over (image, position). */
@@ -374,37 +455,33 @@ static shr_status conv_backward(shr_op_io *io, const shr_tensor *dout, shr_tenso
 
     conv_state local, *st;
     SHR_TRY(conv_get_state(io, &local, &st));
-    int parts = conv_parts(N);
-    size_t colsz = c.direct_col ? 0 : (size_t)c.K * c.P;
+    int parts = conv_parts(N), nb = conv_chunk(&c);
+    size_t colsz = conv_col_floats(&c, nb), scr = colsz + conv_tmp_floats(&c, nb);
     size_t wsz = (size_t)c.OC * c.K;
-    shr_status s = shr_scratch_reserve(&st->col, &st->col_cap, colsz * (size_t)parts);
+    shr_status s = shr_scratch_reserve(&st->col, &st->col_cap, scr * (size_t)parts);
     if (s == SHR_OK && dw && parts > 1) s = shr_scratch_reserve(&st->part, &st->part_cap, wsz * (size_t)parts);
     if (s == SHR_OK) {
         shr_conv_geom geo = conv_geom(&c);
-        if (parts > 1) {
+        if (parts == 1) {
+            conv_bwd_range(&c, &geo, x, w, dy, dx, dw, 0, N, nb, st->col, colsz);
+        } else {
 #pragma omp parallel for schedule(static) num_threads(parts)
             for (int t = 0; t < parts; t++) {
-                float *col = colsz ? st->col + (size_t)t * colsz : NULL;
                 float *dwp = dw ? st->part + (size_t)t * wsz : NULL;
                 if (dwp) memset(dwp, 0, wsz * sizeof *dwp);
-                for (int i = part_begin(N, parts, t); i < part_begin(N, parts, t + 1); i++)
-                    conv_bwd_image(&c, &geo, x + (size_t)i * xsz, w, dy + (size_t)i * ysz,
-                                   dx ? dx + (size_t)i * xsz : NULL, dwp, col);
+                conv_bwd_range(&c, &geo, x, w, dy, dx, dwp, part_begin(N, parts, t), part_begin(N, parts, t + 1), nb,
+                               scr ? st->col + (size_t)t * scr : NULL, colsz);
             }
-            if (dw) {
-                /* Partials summed in part order: same result for the same thread count. */
-                const float *part = st->part;
+        }
+        if (dw && parts > 1) {
+            /* Partials summed in part order: same result for the same thread count. */
+            const float *part = st->part;
 #pragma omp parallel for schedule(static)
-                for (int64_t j = 0; j < (int64_t)wsz; j++) {
-                    float acc = 0.0f;
-                    for (int t = 0; t < parts; t++) acc += part[(size_t)t * wsz + (size_t)j];
-                    dw[j] += acc;
-                }
+            for (int64_t j = 0; j < (int64_t)wsz; j++) {
+                float acc = 0.0f;
+                for (int t = 0; t < parts; t++) acc += part[(size_t)t * wsz + (size_t)j];
+                dw[j] += acc;
             }
-        } else {
-            for (int i = 0; i < N; i++)
-                conv_bwd_image(&c, &geo, x + (size_t)i * xsz, w, dy + (size_t)i * ysz, dx ? dx + (size_t)i * xsz : NULL,
-                               dw, st->col);
         }
     }
     conv_put_state(st, &local);

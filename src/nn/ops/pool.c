@@ -98,25 +98,124 @@ static void maxpool_free_state(void *p) {
     free(s);
 }
 
-/* One plane: x (H, W) -> y (OH, OW) and/or arg (OH, OW); either may be NULL. */
-static void maxpool_plane(const pool_cfg *c, const float *x, float *y, int32_t *arg) {
-    for (int oh = 0; oh < c->OH; oh++)
-        for (int ow = 0; ow < c->OW; ow++) {
-            int h0, h1, w0, w1;
-            pool_window(c, oh, ow, &h0, &h1, &w0, &w1);
-            int bi = h0 * c->W + w0;
-            float best = x[bi];
-            for (int ih = h0; ih < h1; ih++)
-                for (int iw = w0; iw < w1; iw++) {
-                    float v = x[ih * c->W + iw];
-                    if (v > best || isnan(v)) {
-                        best = v;
-                        bi = ih * c->W + iw;
+/* The plane kernels run tap by tap over a whole output row: the outputs of a row are
+ * independent, so the loops vectorize (omp simd: -O2 alone does not) into max /
+ * compare-and-mask code with no data-dependent branch ("v > best" is a coin flip on
+ * real data; a window-at-a-time loop with branches was several times slower). Planes
+ * holding a NaN take a scalar path that lets the NaN win. */
+
+static int plane_has_nan(const float *x, size_t n) {
+    int bad = 0;
+#pragma omp simd reduction(| : bad)
+    for (size_t i = 0; i < n; i++) bad |= x[i] != x[i];
+    return bad;
+}
+
+/* y (OH, OW) = max over each window of x (H, W). With nan_ok == 0 the plane must hold
+ * no NaN (a plain max is then exact); otherwise a NaN anywhere in a window wins. */
+static void maxpool_plane_max(const pool_cfg *c, const float *x, float *y, int nan_ok) {
+    const int W = c->W, OW = c->OW, SW = c->SW;
+    for (int oh = 0; oh < c->OH; oh++) {
+        float *yr = y + (size_t)oh * OW;
+        int ih0 = oh * c->SH - c->PT, h0 = ih0 < 0 ? 0 : ih0, h1 = ih0 + c->KH > c->H ? c->H : ih0 + c->KH;
+        for (int ow = 0; ow < OW; ow++) yr[ow] = -INFINITY;
+        for (int ih = h0; ih < h1; ih++) {
+            const float *xr = x + (size_t)ih * W;
+            for (int kw = 0; kw < c->KW; kw++) {
+                int off = kw - c->PL, ow0, ow1;
+                shr_win_range(W, SW, off, OW, &ow0, &ow1);
+                if (!nan_ok) {
+#pragma omp simd
+                    for (int ow = ow0; ow < ow1; ow++) {
+                        float v = xr[ow * SW + off];
+                        yr[ow] = v > yr[ow] ? v : yr[ow];
+                    }
+                } else {
+                    for (int ow = ow0; ow < ow1; ow++) {
+                        float v = xr[ow * SW + off];
+                        if (v != v || v > yr[ow]) yr[ow] = v;
                     }
                 }
-            if (y) y[oh * c->OW + ow] = best;
-            if (arg) arg[oh * c->OW + ow] = bi;
+            }
         }
+    }
+}
+
+/* arg (OH, OW) = plane index of the first element (row-major window order) equal to
+ * the window max y, or of the first NaN when y is NaN. Taps run in reverse, so the
+ * last match written is the first in window order. */
+static void maxpool_plane_arg(const pool_cfg *c, const float *x, const float *y, int32_t *arg, int nan_ok) {
+    const int W = c->W, OW = c->OW, SW = c->SW;
+    for (int oh = 0; oh < c->OH; oh++) {
+        const float *yr = y + (size_t)oh * OW;
+        int32_t *ar = arg + (size_t)oh * OW;
+        int ih0 = oh * c->SH - c->PT, h0 = ih0 < 0 ? 0 : ih0, h1 = ih0 + c->KH > c->H ? c->H : ih0 + c->KH;
+        for (int ow = 0; ow < OW; ow++) ar[ow] = h0 * W;
+        for (int ih = h1 - 1; ih >= h0; ih--) {
+            const float *xr = x + (size_t)ih * W;
+            for (int kw = c->KW - 1; kw >= 0; kw--) {
+                int off = kw - c->PL, ow0, ow1;
+                shr_win_range(W, SW, off, OW, &ow0, &ow1);
+                if (!nan_ok) {
+#pragma omp simd
+                    for (int ow = ow0; ow < ow1; ow++) {
+                        int iw = ow * SW + off;
+                        ar[ow] = xr[iw] == yr[ow] ? ih * W + iw : ar[ow];
+                    }
+                } else {
+                    for (int ow = ow0; ow < ow1; ow++) {
+                        int iw = ow * SW + off;
+                        float v = xr[iw], m = yr[ow];
+                        if (v == m || (v != v && m != m)) ar[ow] = ih * W + iw;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* The common 2x2 window, stride 2, no padding, no NaN in the plane: max and argmax in
+ * one vectorized pass (same first-maximum rule: only a strictly greater value wins). */
+static int maxpool_is_2x2s2(const pool_cfg *c) {
+    return c->KH == 2 && c->KW == 2 && c->SH == 2 && c->SW == 2 && c->PT == 0 && c->PL == 0;
+}
+
+static void maxpool_plane_2x2s2(const pool_cfg *c, const float *x, float *y, int32_t *arg) {
+    const int W = c->W, OW = c->OW;
+    for (int oh = 0; oh < c->OH; oh++) {
+        const float *r0 = x + (size_t)(2 * oh) * W, *r1 = r0 + W;
+        float *yr = y + (size_t)oh * OW;
+        int32_t *ar = arg ? arg + (size_t)oh * OW : NULL;
+        int base = 2 * oh * W;
+        if (!ar) {
+#pragma omp simd
+            for (int ow = 0; ow < OW; ow++) {
+                float m = r0[2 * ow], v;
+                v = r0[2 * ow + 1];
+                m = v > m ? v : m;
+                v = r1[2 * ow];
+                m = v > m ? v : m;
+                v = r1[2 * ow + 1];
+                yr[ow] = v > m ? v : m;
+            }
+            continue;
+        }
+#pragma omp simd
+        for (int ow = 0; ow < OW; ow++) {
+            float m = r0[2 * ow], v;
+            int i = base + 2 * ow;
+            v = r0[2 * ow + 1];
+            i = v > m ? base + 2 * ow + 1 : i;
+            m = v > m ? v : m;
+            v = r1[2 * ow];
+            i = v > m ? base + W + 2 * ow : i;
+            m = v > m ? v : m;
+            v = r1[2 * ow + 1];
+            i = v > m ? base + W + 2 * ow + 1 : i;
+            yr[ow] = v > m ? v : m;
+            ar[ow] = i;
+        }
+    }
 }
 
 static shr_status maxpool_infer(const shr_graph *g, const shr_node *n, int *ndim, int64_t *shape) {
@@ -151,7 +250,15 @@ static shr_status maxpool_forward(shr_op_io *io) {
     float *y = shr_f32(io->out);
 #pragma omp parallel for schedule(static)
     for (int64_t q = 0; q < planes; q++)
-        maxpool_plane(&c, x + (size_t)q * HW, y + (size_t)q * P, arg ? arg + (size_t)q * P : NULL);
+    {
+        int nan = plane_has_nan(x + (size_t)q * HW, HW);
+        if (!nan && maxpool_is_2x2s2(&c)) {
+            maxpool_plane_2x2s2(&c, x + (size_t)q * HW, y + (size_t)q * P, arg ? arg + (size_t)q * P : NULL);
+            continue;
+        }
+        maxpool_plane_max(&c, x + (size_t)q * HW, y + (size_t)q * P, nan);
+        if (arg) maxpool_plane_arg(&c, x + (size_t)q * HW, y + (size_t)q * P, arg + (size_t)q * P, nan);
+    }
     return SHR_OK;
 }
 
@@ -169,10 +276,25 @@ static shr_status maxpool_backward(shr_op_io *io, const shr_tensor *dout, shr_te
     int32_t *tmp = NULL;
     const int32_t *arg = (st && st->count == count) ? st->arg : NULL;
     if (!arg) {
+        float *ytmp = malloc((count ? count : 1) * sizeof *ytmp);
         tmp = malloc((count ? count : 1) * sizeof *tmp);
-        if (!tmp) return shr_fail(SHR_ERR_NOMEM, "out of memory in maxpool backward");
+        if (!tmp || !ytmp) {
+            free(tmp);
+            free(ytmp);
+            return shr_fail(SHR_ERR_NOMEM, "out of memory in maxpool backward");
+        }
 #pragma omp parallel for schedule(static)
-        for (int64_t q = 0; q < planes; q++) maxpool_plane(&c, x + (size_t)q * HW, NULL, tmp + (size_t)q * P);
+        for (int64_t q = 0; q < planes; q++)
+        {
+            int nan = plane_has_nan(x + (size_t)q * HW, HW);
+            if (!nan && maxpool_is_2x2s2(&c)) {
+                maxpool_plane_2x2s2(&c, x + (size_t)q * HW, ytmp + (size_t)q * P, tmp + (size_t)q * P);
+                continue;
+            }
+            maxpool_plane_max(&c, x + (size_t)q * HW, ytmp + (size_t)q * P, nan);
+            maxpool_plane_arg(&c, x + (size_t)q * HW, ytmp + (size_t)q * P, tmp + (size_t)q * P, nan);
+        }
+        free(ytmp);
         arg = tmp;
     }
 #pragma omp parallel for schedule(static)
