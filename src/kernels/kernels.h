@@ -35,5 +35,8 @@ typedef struct shr_conv_geom {
 void shr_im2col_f32(const shr_conv_geom *g, const float *x, float *col, int ldcol);
 /* The adjoint: x[...] += col[...] (accumulates). */
 void shr_col2im_f32(const shr_conv_geom *g, const float *col, int ldcol, float *x);
+/* Plain references of the two (bit-identical results). */
+void shr_im2col_f32_ref(const shr_conv_geom *g, const float *x, float *col, int ldcol);
+void shr_col2im_f32_ref(const shr_conv_geom *g, const float *col, int ldcol, float *x);
 
 #endif
