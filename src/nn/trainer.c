@@ -111,6 +111,7 @@ static shr_status run_epoch(train_run *r, int epoch, int64_t *step, int64_t step
         }
     }
     pr->epoch = epoch + 1;
+    pr->lr = shr_schedule_lr(sched, cfg->optim.lr, *step > 0 ? *step - 1 : 0);
     pr->seen_in_epoch = seen;
     pr->loss = seen ? (float)(loss_sum / (double)seen) : 0;
     pr->accuracy = seen ? (float)correct / (float)seen : 0;
