@@ -10,7 +10,8 @@ extern "C" {
 /* n <= 0 means "all cores". */
 void shr_set_threads(int n);
 int shr_get_threads(void);
-/* "avx2+fma" or "generic": the kernel family chosen at run time. */
+/* "avx2+fma" or "generic": the kernel family chosen at run time (the
+ * environment variable SHRINK_KERNELS=generic forces the plain-C kernels). */
 const char *shr_cpu_features(void);
 /* Force the plain-C reference kernels (for tests and comparisons). */
 void shr_force_reference_kernels(int on);

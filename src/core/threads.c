@@ -2,6 +2,9 @@
 #include <omp.h>
 #endif
 
+#include <stdlib.h>
+#include <string.h>
+
 #include "core/cpu.h"
 #include "shrink/threads.h"
 
@@ -30,6 +33,9 @@ int shr_cpu_has_avx2_fma(void) {
     static int cached = -1;
     if (force_ref) return 0;
     if (cached < 0) {
+        /* SHRINK_KERNELS=generic forces the plain-C kernels (to test or compare them). */
+        const char *env = getenv("SHRINK_KERNELS");
+        if (env && strcmp(env, "generic") == 0) return cached = 0;
 #if defined(__x86_64__) || defined(__i386__)
         __builtin_cpu_init();
         cached = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");

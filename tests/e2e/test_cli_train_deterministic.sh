@@ -22,5 +22,16 @@ check "accuracy >= 0.78 (got $acc)" "$py -c 'import sys; sys.exit(0 if $acc >= 0
 "$cli" eval "$tmp/a.shrk" --data fashion-mnist --test-limit 2000 --json >"$tmp/e.json" 2>/dev/null
 acc2=$($py -c "import json; print(json.load(open('$tmp/e.json'))['accuracy'])")
 check "eval matches train's accuracy ($acc vs $acc2)" "[ '$acc' = '$acc2' ]"
+
+# The plain-C kernels (forced by SHRINK_KERNELS=generic) train as well as the AVX2 ones.
+quick=(--arch lenet5 --data fashion-mnist --train-limit 3000 --test-limit 1000 --epochs 1 --threads 2 --seed 3 --json)
+SHRINK_KERNELS=generic "$cli" train "${quick[@]}" -o "$tmp/g.shrk" >"$tmp/g.json" 2>"$tmp/g.err"
+"$cli" train "${quick[@]}" -o "$tmp/v.shrk" >"$tmp/v.json" 2>/dev/null
+check "generic run used the plain-C kernels" "grep -q 'generic kernels' $tmp/g.err"
+ga=$($py -c "import json; print(json.load(open('$tmp/g.json'))['accuracy'])")
+va=$($py -c "import json; print(json.load(open('$tmp/v.json'))['accuracy'])")
+echo "lenet5, 3k samples, 1 epoch: generic kernels $ga, avx2 kernels $va" >&2
+check "generic and avx2 kernels reach similar accuracy ($ga vs $va)" \
+  "$py -c 'import sys; sys.exit(0 if abs($ga - $va) <= 0.03 and min($ga, $va) >= 0.6 else 1)'"
 echo "$passes passed, $fails failed"
 [ "$fails" = 0 ]
