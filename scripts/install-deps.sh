@@ -2,7 +2,7 @@
 # Installs (Debian packages only) what shrink needs to build, test and run its
 # demo; does nothing when everything is present. Usage: install-deps.sh [extra packages...]
 set -euo pipefail
-pkgs=(build-essential cmake pkg-config zlib1g-dev libjansson-dev dataset-fashion-mnist "$@")
+pkgs=(build-essential cmake pkg-config zlib1g-dev libjansson-dev python3 dataset-fashion-mnist "$@")
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
