@@ -2,7 +2,6 @@
  * with a clear status and message, no crash, no leak (the ASan run checks). Where
  * a test wants a specific check to fire, it recomputes the CRCs so the checksum
  * does not catch the damage first. */
-#include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -10,10 +9,9 @@
 #include "io/shrk_format.h"
 #include "nn/op.h"
 #include "shrink/io.h"
+#include "shrk_test_util.h"
 #include "test.h"
 
-/* op_registry.c refers to the ops weakly while they land, and a weak reference
- * does not pull an object out of the static library: name the ones used here. */
 static const shr_op_def *const used_ops[] = {&shr_op_conv2d, &shr_op_batchnorm, &shr_op_relu, &shr_op_flatten,
                                              &shr_op_linear};
 
@@ -24,23 +22,16 @@ static size_t model_size;
 static void build_model(void) {
     shr_graph *g = NULL;
     CHECK_OK(shr_graph_create(&g));
-    int x, w, b, ga, be, rm, rv, lw, lb, c, bn, r, f, y;
-    int64_t in_shape[3] = {1, 2, 2}, wshape[4] = {2, 1, 1, 1}, two[1] = {2}, lwshape[2] = {2, 8};
-    CHECK_OK(shr_graph_add_input(g, "x", 3, in_shape, &x));
-    CHECK_OK(shr_graph_add_tensor(g, "conv.w", SHR_VALUE_PARAM, 4, wshape, &w));
-    CHECK_OK(shr_graph_add_tensor(g, "conv.b", SHR_VALUE_PARAM, 1, two, &b));
-    CHECK_OK(shr_graph_add_tensor(g, "bn.g", SHR_VALUE_PARAM, 1, two, &ga));
-    CHECK_OK(shr_graph_add_tensor(g, "bn.b", SHR_VALUE_PARAM, 1, two, &be));
-    CHECK_OK(shr_graph_add_tensor(g, "bn.m", SHR_VALUE_BUFFER, 1, two, &rm));
-    CHECK_OK(shr_graph_add_tensor(g, "bn.v", SHR_VALUE_BUFFER, 1, two, &rv));
-    CHECK_OK(shr_graph_add_tensor(g, "fc.w", SHR_VALUE_PARAM, 2, lwshape, &lw));
-    CHECK_OK(shr_graph_add_tensor(g, "fc.b", SHR_VALUE_PARAM, 1, two, &lb));
-    for (int v = w; v <= lb; v++)
+    int c, bn, r, f, y;
+    const int64_t in_shape[3] = {1, 2, 2};
+    tiny_params p;
+    add_tiny_params(g, in_shape, 2, 1, 8, 2, &p);
+    for (int v = p.conv_w; v <= p.fc_b; v++)
         for (int64_t i = 0; i < g->values[v].data->numel; i++)
             shr_f32(g->values[v].data)[i] = 0.5f + 0.25f * (float)(v + i);
     shr_attrs a = shr_attrs_default();
     a.kernel[0] = a.kernel[1] = 1;
-    int cin[3] = {x, w, b}, bin[5] = {-1, ga, be, rm, rv}, lin[3] = {-1, lw, lb};
+    int cin[3] = {p.x, p.conv_w, p.conv_b}, bin[5] = {-1, p.gamma, p.beta, p.mean, p.var}, lin[3] = {-1, p.fc_w, p.fc_b};
     CHECK_OK(shr_graph_add_node(g, "conv", SHR_OP_CONV2D, &a, 3, cin, &c));
     bin[0] = c;
     CHECK_OK(shr_graph_add_node(g, "bn", SHR_OP_BATCHNORM, NULL, 5, bin, &bn));
@@ -426,10 +417,8 @@ static void test_meta_and_tensors(void) {
 
 static void test_files(void) {
     shr_graph *g = NULL;
-    const char *base = getenv("SHR_TMPDIR");
     char dir[1024], path[1100];
-    snprintf(dir, sizeof dir, "%s/shrk_hostile_XXXXXX", base ? base : "/tmp");
-    CHECK(mkdtemp(dir) != NULL);
+    CHECK(shrk_test_mkdtemp(dir, sizeof dir, "shrk_hostile") != NULL);
     snprintf(path, sizeof path, "%s/missing.shrk", dir);
     CHECK_STATUS(shr_model_load(path, &g), SHR_ERR_IO);
     CHECK(g == NULL && strstr(shr_last_error(), path) != NULL);
@@ -455,8 +444,7 @@ static void test_files(void) {
 }
 
 int main(void) {
-    for (size_t i = 0; i < sizeof used_ops / sizeof used_ops[0]; i++)
-        if (!used_ops[i]->infer) return 1;
+    if (!ops_linked(used_ops, sizeof used_ops / sizeof used_ops[0])) return 1;
     build_model();
     RUN(test_valid_model_loads);
     RUN(test_every_prefix_fails);

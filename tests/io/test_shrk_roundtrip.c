@@ -1,7 +1,6 @@
 /* .shrk round trip: every field survives save/load, re-saving is byte-identical,
  * tensors are 64-byte aligned in the file, and failed saves leave the old file. */
 #include <dirent.h>
-#include <errno.h>
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -11,23 +10,13 @@
 #include "io/shrk_format.h"
 #include "nn/op.h"
 #include "shrink/io.h"
+#include "shrk_test_util.h"
 #include "test.h"
 
-/* op_registry.c refers to the ops weakly while they land, and a weak reference
- * does not pull an object out of the static library: name the ones used here. */
 static const shr_op_def *const used_ops[] = {&shr_op_conv2d, &shr_op_batchnorm, &shr_op_leaky_relu, &shr_op_add,
                                              &shr_op_dropout, &shr_op_flatten, &shr_op_linear};
 
 static char tmpdir[1024];
-
-static void make_tmpdir(void) {
-    const char *base = getenv("SHR_TMPDIR");
-    snprintf(tmpdir, sizeof tmpdir, "%s/shrk_rt_XXXXXX", base ? base : "/tmp");
-    if (!mkdtemp(tmpdir)) {
-        fprintf(stderr, "mkdtemp(%s): %s\n", tmpdir, strerror(errno));
-        exit(1);
-    }
-}
 
 static void tmp_path(char *buf, size_t n, const char *name) { snprintf(buf, n, "%s/%s", tmpdir, name); }
 
@@ -46,35 +35,28 @@ static void fill(shr_graph *g, int v, float seed) {
 static shr_graph *build_model(void) {
     shr_graph *g = NULL;
     CHECK_OK(shr_graph_create(&g));
-    int x, w, b, gam, bet, rm, rv, c, bn, act, sum, drop, flat, lw, lb, y;
-    int64_t in_shape[3] = {1, 3, 3}, wshape[4] = {2, 1, 3, 3}, two[1] = {2}, lwshape[2] = {3, 18}, three[1] = {3};
-    CHECK_OK(shr_graph_add_input(g, "x", 3, in_shape, &x));
-    CHECK_OK(shr_graph_add_tensor(g, "conv.w", SHR_VALUE_PARAM, 4, wshape, &w));
-    CHECK_OK(shr_graph_add_tensor(g, "conv.b", SHR_VALUE_PARAM, 1, two, &b));
-    CHECK_OK(shr_graph_add_tensor(g, "bn.gamma", SHR_VALUE_PARAM, 1, two, &gam));
-    CHECK_OK(shr_graph_add_tensor(g, "bn.beta", SHR_VALUE_PARAM, 1, two, &bet));
-    CHECK_OK(shr_graph_add_tensor(g, "bn.mean", SHR_VALUE_BUFFER, 1, two, &rm));
-    CHECK_OK(shr_graph_add_tensor(g, "bn.var", SHR_VALUE_BUFFER, 1, two, &rv));
-    CHECK_OK(shr_graph_add_tensor(g, "fc.w", SHR_VALUE_PARAM, 2, lwshape, &lw));
-    CHECK_OK(shr_graph_add_tensor(g, "fc.b", SHR_VALUE_PARAM, 1, three, &lb));
-    fill(g, w, 1.0f);
-    fill(g, b, 2.0f);
-    fill(g, gam, 3.0f);
-    fill(g, bet, 4.0f);
-    fill(g, rm, 5.0f);
-    for (int i = 0; i < 2; i++) shr_f32(g->values[rv].data)[i] = 1.0f + (float)i;
-    fill(g, lw, 6.0f);
-    fill(g, lb, 7.0f);
+    int c, bn, act, sum, drop, flat, y;
+    const int64_t in_shape[3] = {1, 3, 3};
+    tiny_params p;
+    add_tiny_params(g, in_shape, 2, 3, 18, 3, &p);
+    fill(g, p.conv_w, 1.0f);
+    fill(g, p.conv_b, 2.0f);
+    fill(g, p.gamma, 3.0f);
+    fill(g, p.beta, 4.0f);
+    fill(g, p.mean, 5.0f);
+    for (int i = 0; i < 2; i++) shr_f32(g->values[p.var].data)[i] = 1.0f + (float)i;
+    fill(g, p.fc_w, 6.0f);
+    fill(g, p.fc_b, 7.0f);
 
     shr_attrs a = shr_attrs_default();
     a.kernel[0] = a.kernel[1] = 3;
     a.pad[0] = a.pad[1] = a.pad[2] = a.pad[3] = 1;
-    int conv_in[3] = {x, w, b};
+    int conv_in[3] = {p.x, p.conv_w, p.conv_b};
     CHECK_OK(shr_graph_add_node(g, "conv", SHR_OP_CONV2D, &a, 3, conv_in, &c));
     a = shr_attrs_default();
     a.eps = 1e-3f;
     a.momentum = 0.05f;
-    int bn_in[5] = {c, gam, bet, rm, rv};
+    int bn_in[5] = {c, p.gamma, p.beta, p.mean, p.var};
     CHECK_OK(shr_graph_add_node(g, "bn", SHR_OP_BATCHNORM, &a, 5, bn_in, &bn));
     a = shr_attrs_default();
     a.alpha = 0.125f;
@@ -86,7 +68,7 @@ static shr_graph *build_model(void) {
     a.shape[3] = 77; /* unused by dropout, but every attrs field must survive */
     CHECK_OK(shr_graph_add_node(g, "drop", SHR_OP_DROPOUT, &a, 1, &sum, &drop));
     CHECK_OK(shr_graph_add_node(g, "flat", SHR_OP_FLATTEN, NULL, 1, &drop, &flat));
-    int fc_in[3] = {flat, lw, lb};
+    int fc_in[3] = {flat, p.fc_w, p.fc_b};
     CHECK_OK(shr_graph_add_node(g, "fc", SHR_OP_LINEAR, NULL, 3, fc_in, &y));
 
     g->preproc.scale = 1.0f / 255.0f;
@@ -429,9 +411,8 @@ static void remove_tmpdir(void) {
 }
 
 int main(void) {
-    for (size_t i = 0; i < sizeof used_ops / sizeof used_ops[0]; i++)
-        if (!used_ops[i]->infer) return 1;
-    make_tmpdir();
+    if (!ops_linked(used_ops, sizeof used_ops / sizeof used_ops[0])) return 1;
+    if (!shrk_test_mkdtemp(tmpdir, sizeof tmpdir, "shrk_rt")) return 1;
     RUN(test_memory_roundtrip);
     RUN(test_tensor_alignment);
     RUN(test_optional_strings);

@@ -56,6 +56,14 @@ static void fill_normal(shr_rng *r, float *x, int n, float scale) {
     for (int i = 0; i < n; i++) x[i] = scale * shr_rng_normal(r);
 }
 
+/* Logits and targets (or student and teacher): a, then b, ~ scale * N(0, 1) from seed. */
+static void fill_pair(uint64_t seed, float *a, float *b, int n, float scale) {
+    shr_rng r;
+    shr_rng_seed(&r, seed);
+    fill_normal(&r, a, n, scale);
+    fill_normal(&r, b, n, scale);
+}
+
 static void test_ce_closed_form(void) {
     /* row 0: logits 1,2,3 label 2 -> log(e + e^2 + e^3) - 3
      * row 1: equal logits -> log(3) whatever the label */
@@ -163,12 +171,9 @@ static void test_mse(void) {
     CHECK_STATUS(shr_loss_mse(p, NULL, 2, 2, &loss, grad), SHR_ERR_INVALID_ARG);
     CHECK_STATUS(shr_loss_mse(p, t, -1, 2, &loss, grad), SHR_ERR_INVALID_ARG);
 
-    shr_rng r;
-    shr_rng_seed(&r, 12);
     enum { N = 3, K = 5 };
     float x[N * K], tg[N * K];
-    fill_normal(&r, x, N * K, 1.0f);
-    fill_normal(&r, tg, N * K, 1.0f);
+    fill_pair(12, x, tg, N * K, 1.0f);
     loss_case c = {MSE, NULL, tg, N, K, 0.0f, 0.0f};
     check_grad_fd(&c, x, 1e-2f, 1e-4);
 }
@@ -223,12 +228,9 @@ static void test_kl_identical(void) {
 }
 
 static void test_kl_grad_fd(void) {
-    shr_rng r;
-    shr_rng_seed(&r, 14);
     enum { N = 3, K = 7 };
     float s[N * K], t[N * K];
-    fill_normal(&r, s, N * K, 2.0f);
-    fill_normal(&r, t, N * K, 2.0f);
+    fill_pair(14, s, t, N * K, 2.0f);
     loss_case c = {KL, NULL, t, N, K, 0.0f, 1.0f};
     check_grad_fd(&c, s, 1e-2f, 2e-4);
     c.T = 2.5f;
@@ -237,12 +239,9 @@ static void test_kl_grad_fd(void) {
 
 static void test_kl_large_t(void) {
     /* For T -> inf, T^2 KL -> (1/(2K)) mean_n sum_k ((s - mean s) - (t - mean t))^2. */
-    shr_rng r;
-    shr_rng_seed(&r, 15);
     enum { N = 7, K = 11 };
     float s[N * K], t[N * K];
-    fill_normal(&r, s, N * K, 3.0f);
-    fill_normal(&r, t, N * K, 3.0f);
+    fill_pair(15, s, t, N * K, 3.0f);
     double want = 0;
     for (int n = 0; n < N; n++) {
         double ms = 0, mt = 0;

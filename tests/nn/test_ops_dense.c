@@ -6,132 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nn/op.h"
-#include "shrink/graph.h"
-#include "shrink/rng.h"
+#include "op_case.h"
 #include "shrink/threads.h"
-#include "test.h"
-
-#define MAX_IN 3
-#define PREFILL 0.25f
-
-/* ---- fixture: one node with hand-made io tensors (batch N) ---- */
-
-typedef struct op_case {
-    shr_graph *g;
-    int node;
-    int n_in;
-    shr_tensor *in[MAX_IN];
-    shr_tensor *out;
-    void *state;
-} op_case;
-
-static shr_tensor *tensor_for(const shr_value *v, int64_t batch) {
-    int64_t shape[SHR_MAX_DIMS];
-    for (int d = 0; d < v->ndim; d++) shape[d] = v->shape[d] < 0 ? batch : v->shape[d];
-    shr_tensor *t = NULL;
-    if (shr_tensor_create(&t, SHR_F32, v->ndim, shape) != SHR_OK) {
-        fprintf(stderr, "tensor_create failed: %s\n", shr_last_error());
-        exit(1);
-    }
-    return t;
-}
-
-static void fill_normal(shr_tensor *t, shr_rng *r) {
-    for (int64_t i = 0; i < t->numel; i++) shr_f32(t)[i] = shr_rng_normal(r);
-}
-
-/* Tensors for node `node` of g with batch N, filled with normal noise. */
-static void case_init(op_case *c, shr_graph *g, int node, int64_t N, shr_rng *r) {
-    memset(c, 0, sizeof *c);
-    c->g = g;
-    c->node = node;
-    c->n_in = g->nodes[node].n_inputs;
-    for (int i = 0; i < c->n_in; i++) {
-        int v = g->nodes[node].inputs[i];
-        if (v < 0) continue;
-        c->in[i] = tensor_for(&g->values[v], N);
-        fill_normal(c->in[i], r);
-    }
-    c->out = tensor_for(&g->values[g->nodes[node].output], N);
-}
-
-static void case_free(op_case *c) {
-    const shr_op_def *def = shr_op_def_get(c->g->nodes[c->node].op);
-    if (c->state) {
-        if (def->free_state)
-            def->free_state(c->state);
-        else
-            free(c->state);
-    }
-    for (int i = 0; i < c->n_in; i++) shr_tensor_free(c->in[i]);
-    shr_tensor_free(c->out);
-    shr_graph_free(c->g);
-}
-
-static shr_status run_fwd(op_case *c) {
-    const shr_node *n = &c->g->nodes[c->node];
-    shr_op_io io = {c->g, n, 1, c->in, c->out, &c->state, NULL};
-    return shr_op_def_get(n->op)->forward(&io);
-}
-
-static shr_status run_bwd(op_case *c, const shr_tensor *dout, shr_tensor **din) {
-    const shr_node *n = &c->g->nodes[c->node];
-    shr_op_io io = {c->g, n, 1, c->in, c->out, &c->state, NULL};
-    return shr_op_def_get(n->op)->backward(&io, dout, din);
-}
-
-static double loss_of(const op_case *c, const shr_tensor *R) {
-    double s = 0.0;
-    for (int64_t i = 0; i < R->numel; i++) s += (double)shr_f32(c->out)[i] * shr_f32(R)[i];
-    return s;
-}
-
-/* Every present input's gradient against central differences; din pre-filled with
- * PREFILL so an overwriting backward fails. Errors use norms over the whole
- * tensor so near-zero entries do not flake. */
-static void grad_check(op_case *c, shr_rng *r, float eps, double tol, const char *label) {
-    CHECK_OK(run_fwd(c));
-    shr_tensor *R = tensor_for(&c->g->values[c->g->nodes[c->node].output], c->out->shape[0]);
-    fill_normal(R, r);
-    shr_tensor *din[MAX_IN] = {NULL};
-    for (int i = 0; i < c->n_in; i++) {
-        if (!c->in[i]) continue;
-        CHECK_OK(shr_tensor_clone(&din[i], c->in[i]));
-        for (int64_t j = 0; j < din[i]->numel; j++) shr_f32(din[i])[j] = PREFILL;
-    }
-    CHECK_OK(run_bwd(c, R, din));
-    for (int i = 0; i < c->n_in; i++) {
-        if (!c->in[i]) continue;
-        float *p = shr_f32(c->in[i]);
-        double num = 0.0, den_fd = 0.0, den_an = 0.0;
-        for (int64_t j = 0; j < c->in[i]->numel; j++) {
-            float v = p[j];
-            p[j] = v + eps;
-            CHECK_OK(run_fwd(c));
-            double lp = loss_of(c, R);
-            p[j] = v - eps;
-            CHECK_OK(run_fwd(c));
-            double lm = loss_of(c, R);
-            p[j] = v;
-            double fd = (lp - lm) / (2.0 * eps), an = (double)shr_f32(din[i])[j] - PREFILL;
-            num += (an - fd) * (an - fd);
-            den_fd += fd * fd;
-            den_an += an * an;
-        }
-        double err = sqrt(num) / fmax(1e-6, fmax(sqrt(den_fd), sqrt(den_an)));
-        CHECK_MSG(err <= tol, "%s: gradient of input %d: relative error %g", label, i, err);
-        shr_tensor_free(din[i]);
-    }
-    shr_tensor_free(R);
-}
-
-static double max_rel_diff(const float *a, const double *b, int64_t n) {
-    double m = 0.0, scale = 1.0;
-    for (int64_t i = 0; i < n; i++) scale = fmax(scale, fabs(b[i]));
-    for (int64_t i = 0; i < n; i++) m = fmax(m, fabs((double)a[i] - b[i]) / scale);
-    return m;
-}
 
 /* ---- linear ---- */
 
@@ -156,7 +32,7 @@ static void linear_case(shr_rng *r, int N, int in, int out, int bias) {
     CHECK(y->ndim == 2 && y->shape[0] == -1 && y->shape[1] == out);
     CHECK(shr_node_flops(g, node) == 2 * (int64_t)in * out);
     op_case c;
-    case_init(&c, g, node, N, r);
+    case_init_normal(&c, g, node, N, r);
     CHECK_OK(run_fwd(&c));
     double *ref = malloc((size_t)N * out * sizeof *ref);
     const float *x = shr_f32(c.in[0]), *w = shr_f32(c.in[1]);
@@ -171,7 +47,7 @@ static void linear_case(shr_rng *r, int N, int in, int out, int bias) {
     free(ref);
     char label[64];
     snprintf(label, sizeof label, "linear N=%d in=%d out=%d bias=%d", N, in, out, bias);
-    grad_check(&c, r, 1e-2f, 1e-3, label);
+    grad_check_all(&c, r, 0, 1e-2f, 1e-3, label);
     case_free(&c);
 }
 
@@ -229,12 +105,7 @@ static shr_graph *conv_graph(const conv_spec *s, int *node, shr_status *st) {
     CHECK_OK(shr_graph_add_input(g, "x", 3, sin, &x));
     CHECK_OK(shr_graph_add_tensor(g, "conv.w", SHR_VALUE_PARAM, 4, ws, &w));
     if (s->bias) CHECK_OK(shr_graph_add_tensor(g, "conv.b", SHR_VALUE_PARAM, 1, bs, &b));
-    shr_attrs a = shr_attrs_default();
-    a.kernel[0] = s->KH;
-    a.kernel[1] = s->KW;
-    a.stride[0] = s->SH;
-    a.stride[1] = s->SW;
-    memcpy(a.pad, s->pad, sizeof a.pad);
+    shr_attrs a = window_attrs(s->KH, s->KW, s->SH, s->SW, s->pad);
     a.dilation[0] = s->DH;
     a.dilation[1] = s->DW;
     a.groups = s->G;
@@ -291,14 +162,14 @@ static void conv_case(shr_rng *r, const conv_spec *s, int check_grads) {
               "%s: inferred shape", label);
     CHECK(shr_node_flops(g, node) == 2LL * s->OC * OH * OW * (s->C / s->G) * s->KH * s->KW);
     op_case c;
-    case_init(&c, g, node, s->N, r);
+    case_init_normal(&c, g, node, s->N, r);
     CHECK_OK(run_fwd(&c));
     int64_t ny = (int64_t)s->N * s->OC * OH * OW;
     double *ref = malloc((size_t)ny * sizeof *ref);
     conv_naive(s, shr_f32(c.in[0]), shr_f32(c.in[1]), s->bias ? shr_f32(c.in[2]) : NULL, OH, OW, ref);
     CHECK_MSG(max_rel_diff(shr_f32(c.out), ref, ny) < 1e-5, "%s: forward", label);
     free(ref);
-    if (check_grads) grad_check(&c, r, 1e-2f, 2e-3, label);
+    if (check_grads) grad_check_all(&c, r, 0, 1e-2f, 2e-3, label);
     case_free(&c);
 }
 
@@ -362,6 +233,18 @@ static void test_conv_random(void) {
     }
 }
 
+/* A case for spec s: inputs and R (= dL/dout) ~ N(0, 1), drawn from r. Returns R. */
+static shr_tensor *conv_setup(op_case *c, const conv_spec *s, shr_rng *r) {
+    int node;
+    shr_status st;
+    shr_graph *g = conv_graph(s, &node, &st);
+    CHECK_OK(st);
+    case_init_normal(c, g, node, s->N, r);
+    shr_tensor *R = act_tensor(g, g->nodes[node].output, s->N);
+    fill_normal(R, r, 1.0f, 0.0f);
+    return R;
+}
+
 /* One node run with batches 1, 3, 2 on the same state (scratch grows and is reused). */
 static void test_conv_state_reuse(void) {
     shr_rng r;
@@ -375,7 +258,7 @@ static void test_conv_state_reuse(void) {
     const int batches[3] = {1, 3, 2};
     for (int k = 0; k < 3; k++) {
         op_case c;
-        case_init(&c, g, node, batches[k], &r);
+        case_init_normal(&c, g, node, batches[k], &r);
         c.state = state;
         CHECK_OK(run_fwd(&c));
         s.N = batches[k];
@@ -383,11 +266,9 @@ static void test_conv_state_reuse(void) {
         conv_naive(&s, shr_f32(c.in[0]), shr_f32(c.in[1]), shr_f32(c.in[2]), 6, 6, ref);
         CHECK_MSG(max_rel_diff(shr_f32(c.out), ref, c.out->numel) < 1e-5, "batch %d", batches[k]);
         free(ref);
-        state = c.state;
+        state = c.state; /* kept for the next batch */
         c.state = NULL;
-        c.g = NULL;
-        for (int i = 0; i < c.n_in; i++) shr_tensor_free(c.in[i]);
-        shr_tensor_free(c.out);
+        case_free_io(&c);
     }
     shr_op_def_get(SHR_OP_CONV2D)->free_state(state);
     shr_graph_free(g);
@@ -398,14 +279,8 @@ static void test_conv_determinism(void) {
     shr_rng r;
     shr_rng_seed(&r, 51);
     conv_spec s = spec(5, 3, 9, 8, 6, 3, 1, 1, 1, 1, 1);
-    int node;
-    shr_status st;
-    shr_graph *g = conv_graph(&s, &node, &st);
-    CHECK_OK(st);
     op_case c;
-    case_init(&c, g, node, s.N, &r);
-    shr_tensor *R = tensor_for(&g->values[g->nodes[node].output], s.N);
-    fill_normal(R, &r);
+    shr_tensor *R = conv_setup(&c, &s, &r);
     int saved = shr_get_threads();
     const int threads[3] = {2, 2, 1};
     shr_tensor *grads[3][3] = {{NULL}};
@@ -440,18 +315,11 @@ static void test_conv_partial_io(void) {
     const conv_spec specs[3] = {spec(3, 4, 9, 7, 6, 3, 1, 1, 1, 2, 1), spec(3, 4, 6, 6, 4, 3, 2, 1, 1, 4, 1),
                                 spec(2, 4, 20, 20, 3, 1, 1, 0, 1, 1, 1)};
     for (int k = 0; k < 3; k++) {
-        int node;
-        shr_status st;
-        shr_graph *g = conv_graph(&specs[k], &node, &st);
-        CHECK_OK(st);
         op_case c;
-        case_init(&c, g, node, specs[k].N, &r);
+        shr_tensor *y0, *R = conv_setup(&c, &specs[k], &r);
         CHECK_OK(run_fwd(&c));
-        shr_tensor *y0, *R = tensor_for(&g->values[g->nodes[node].output], specs[k].N);
         CHECK_OK(shr_tensor_clone(&y0, c.out));
-        fill_normal(R, &r);
-        const shr_node *n = &g->nodes[node];
-        shr_op_io io = {g, n, 1, c.in, c.out, NULL, NULL};
+        shr_op_io io = {c.g, &c.g->nodes[c.node], 1, c.in, c.out, NULL, NULL};
         memset(shr_f32(c.out), 0, c.out->nbytes);
         CHECK_OK(shr_op_conv2d.forward(&io));
         CHECK_MSG(memcmp(shr_f32(c.out), shr_f32(y0), y0->nbytes) == 0, "spec %d: forward without state", k);
@@ -518,8 +386,8 @@ static void test_conv_bad_shapes(void) {
 /* The registry resolves the defs (this strong reference also links them in: the
  * registry refers to them only weakly) and each knows its input counts. */
 static void test_registered(void) {
-    CHECK(shr_op_def_get(SHR_OP_LINEAR) == &shr_op_linear);
-    CHECK(shr_op_def_get(SHR_OP_CONV2D) == &shr_op_conv2d);
+    const op_reg ops[] = {{SHR_OP_LINEAR, &shr_op_linear}, {SHR_OP_CONV2D, &shr_op_conv2d}};
+    check_registered(ops, sizeof ops / sizeof ops[0]);
     CHECK(shr_op_linear.min_inputs == 2 && shr_op_linear.max_inputs == 3);
     CHECK(shr_op_conv2d.min_inputs == 2 && shr_op_conv2d.max_inputs == 3);
     CHECK(strcmp(shr_op_conv2d.name, "conv2d") == 0 && strcmp(shr_op_linear.name, "linear") == 0);

@@ -6,127 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nn/op.h"
-#include "shrink/graph.h"
-#include "shrink/rng.h"
-#include "test.h"
-
-#define MAX_IN 5
-#define PREFILL -0.5f
-
-/* ---- fixture: one node with hand-made io tensors (batch N) ---- */
-
-typedef struct op_case {
-    shr_graph *g;
-    int node;
-    int n_in;
-    shr_tensor *in[MAX_IN];
-    shr_tensor *out;
-    void *state;
-    int training;
-} op_case;
-
-static shr_tensor *tensor_for(const shr_value *v, int64_t batch) {
-    int64_t shape[SHR_MAX_DIMS];
-    for (int d = 0; d < v->ndim; d++) shape[d] = v->shape[d] < 0 ? batch : v->shape[d];
-    shr_tensor *t = NULL;
-    if (shr_tensor_create(&t, SHR_F32, v->ndim, shape) != SHR_OK) {
-        fprintf(stderr, "tensor_create failed: %s\n", shr_last_error());
-        exit(1);
-    }
-    return t;
-}
-
-static void fill_normal(shr_tensor *t, shr_rng *r, float scale, float shift) {
-    for (int64_t i = 0; i < t->numel; i++) shr_f32(t)[i] = shift + scale * shr_rng_normal(r);
-}
-
-static void case_init(op_case *c, shr_graph *g, int node, int64_t N, shr_rng *r) {
-    memset(c, 0, sizeof *c);
-    c->g = g;
-    c->node = node;
-    c->training = 1;
-    c->n_in = g->nodes[node].n_inputs;
-    for (int i = 0; i < c->n_in; i++) {
-        c->in[i] = tensor_for(&g->values[g->nodes[node].inputs[i]], N);
-        fill_normal(c->in[i], r, 1.0f, 0.0f);
-    }
-    c->out = tensor_for(&g->values[g->nodes[node].output], N);
-}
-
-static void case_free(op_case *c) {
-    const shr_op_def *def = shr_op_def_get(c->g->nodes[c->node].op);
-    if (c->state) {
-        if (def->free_state)
-            def->free_state(c->state);
-        else
-            free(c->state);
-    }
-    for (int i = 0; i < c->n_in; i++) shr_tensor_free(c->in[i]);
-    shr_tensor_free(c->out);
-    shr_graph_free(c->g);
-}
-
-static shr_status run_fwd(op_case *c) {
-    const shr_node *n = &c->g->nodes[c->node];
-    shr_op_io io = {c->g, n, c->training, c->in, c->out, &c->state, NULL};
-    return shr_op_def_get(n->op)->forward(&io);
-}
-
-static shr_status run_bwd(op_case *c, const shr_tensor *dout, shr_tensor **din) {
-    const shr_node *n = &c->g->nodes[c->node];
-    shr_op_io io = {c->g, n, c->training, c->in, c->out, &c->state, NULL};
-    return shr_op_def_get(n->op)->backward(&io, dout, din);
-}
-
-static double loss_of(const op_case *c, const shr_tensor *R) {
-    double s = 0.0;
-    for (int64_t i = 0; i < R->numel; i++) s += (double)shr_f32(c->out)[i] * shr_f32(R)[i];
-    return s;
-}
-
-/* Gradients of inputs 0..n_check-1 against central differences (din pre-filled with
- * PREFILL, others NULL). Norm-based relative error over each tensor. */
-static void grad_check(op_case *c, shr_rng *r, int n_check, float eps, double tol, const char *label) {
-    CHECK_OK(run_fwd(c));
-    shr_tensor *R = tensor_for(&c->g->values[c->g->nodes[c->node].output], c->out->shape[0]);
-    fill_normal(R, r, 1.0f, 0.0f);
-    shr_tensor *din[MAX_IN] = {NULL};
-    for (int i = 0; i < n_check; i++) {
-        CHECK_OK(shr_tensor_clone(&din[i], c->in[i]));
-        for (int64_t j = 0; j < din[i]->numel; j++) shr_f32(din[i])[j] = PREFILL;
-    }
-    CHECK_OK(run_bwd(c, R, din));
-    for (int i = 0; i < n_check; i++) {
-        float *p = shr_f32(c->in[i]);
-        double num = 0.0, den_fd = 0.0, den_an = 0.0;
-        for (int64_t j = 0; j < c->in[i]->numel; j++) {
-            float v = p[j];
-            p[j] = v + eps;
-            CHECK_OK(run_fwd(c));
-            double lp = loss_of(c, R);
-            p[j] = v - eps;
-            CHECK_OK(run_fwd(c));
-            double lm = loss_of(c, R);
-            p[j] = v;
-            double fd = (lp - lm) / (2.0 * eps), an = (double)shr_f32(din[i])[j] - PREFILL;
-            num += (an - fd) * (an - fd);
-            den_fd += fd * fd;
-            den_an += an * an;
-        }
-        double err = sqrt(num) / fmax(1e-6, fmax(sqrt(den_fd), sqrt(den_an)));
-        CHECK_MSG(err <= tol, "%s: gradient of input %d: relative error %g", label, i, err);
-        shr_tensor_free(din[i]);
-    }
-    shr_tensor_free(R);
-}
-
-static double max_rel_diff(const float *a, const double *b, int64_t n) {
-    double m = 0.0, scale = 1.0;
-    for (int64_t i = 0; i < n; i++) scale = fmax(scale, fabs(b[i]));
-    for (int64_t i = 0; i < n; i++) m = fmax(m, fabs((double)a[i] - b[i]) / scale);
-    return m;
-}
+#include "op_case.h"
 
 /* ---- batchnorm ---- */
 
@@ -159,7 +39,7 @@ static void bn_case(shr_rng *r, int N, int ndim, const int64_t *sample, float ep
     CHECK(y->ndim == ndim + 1 && y->shape[0] == -1 && y->shape[1] == sample[0]);
     double eps = eps_attr == 0.0f ? 1e-5 : eps_attr, mom = mom_attr == 0.0f ? 0.1 : mom_attr;
     op_case c;
-    case_init(&c, g, node, N, r);
+    case_init_normal(&c, g, node, N, r);
     fill_normal(c.in[0], r, 2.0f, 1.5f); /* non-zero mean, non-unit variance */
     for (int64_t i = 0; i < c.in[4]->numel; i++) shr_f32(c.in[4])[i] = 0.5f + shr_rng_uniform(r);
     int C = (int)sample[0];
@@ -211,10 +91,10 @@ static void bn_case(shr_rng *r, int N, int ndim, const int64_t *sample, float ep
     /* Gradients of x, gamma and beta in both modes. */
     char l2[128];
     snprintf(l2, sizeof l2, "%s training", label);
-    grad_check(&c, r, 3, 2e-3f, 1e-2, l2);
+    grad_check_all(&c, r, 3, 2e-3f, 1e-2, l2);
     c.training = 0;
     snprintf(l2, sizeof l2, "%s eval", label);
-    grad_check(&c, r, 3, 1e-2f, 1e-2, l2);
+    grad_check_all(&c, r, 3, 1e-2f, 1e-2, l2);
     case_free(&c);
 }
 
@@ -237,7 +117,7 @@ static void test_batchnorm_modes(void) {
     int node;
     shr_graph *g = bn_graph(1, s1, 0.0f, 0.0f, &node);
     op_case c;
-    case_init(&c, g, node, 4, &r);
+    case_init_normal(&c, g, node, 4, &r);
     for (int i = 0; i < 3; i++) shr_f32(c.in[4])[i] = 1.0f;
     shr_tensor *din[5] = {NULL};
     CHECK_OK(shr_tensor_clone(&din[0], c.in[0]));
@@ -253,7 +133,7 @@ static void test_batchnorm_modes(void) {
 
     /* A batch of one (N, C) row has no variance to normalize with. */
     g = bn_graph(1, s1, 0.0f, 0.0f, &node);
-    case_init(&c, g, node, 1, &r);
+    case_init_normal(&c, g, node, 1, &r);
     CHECK_STATUS(run_fwd(&c), SHR_ERR_SHAPE);
     c.training = 0;
     for (int i = 0; i < 3; i++) shr_f32(c.in[4])[i] = 1.0f;
@@ -305,12 +185,7 @@ static shr_graph *pool_graph(shr_op op, const pool_spec *s, int *node, shr_statu
     int x;
     int64_t sin[3] = {s->C, s->H, s->W};
     CHECK_OK(shr_graph_add_input(g, "x", 3, sin, &x));
-    shr_attrs a = shr_attrs_default();
-    a.kernel[0] = s->KH;
-    a.kernel[1] = s->KW;
-    a.stride[0] = s->SH;
-    a.stride[1] = s->SW;
-    memcpy(a.pad, s->pad, sizeof a.pad);
+    shr_attrs a = window_attrs(s->KH, s->KW, s->SH, s->SW, s->pad);
     a.count_include_pad = s->include_pad;
     *st = shr_graph_add_node(g, "pool", op, &a, 1, &x, NULL);
     *node = g->n_nodes - 1;
@@ -366,20 +241,20 @@ static void pool_case(shr_rng *r, shr_op op, const pool_spec *s) {
     CHECK_MSG(y->ndim == 4 && y->shape[0] == -1 && y->shape[1] == s->C && y->shape[2] == OH && y->shape[3] == OW,
               "%s: inferred shape", label);
     op_case c;
-    case_init(&c, g, node, s->N, r);
+    case_init_normal(&c, g, node, s->N, r);
     if (op == SHR_OP_MAXPOOL2D) fill_distinct(c.in[0], r);
     CHECK_OK(run_fwd(&c));
     double *ref = malloc((size_t)c.out->numel * sizeof *ref);
     pool_naive(op, s, shr_f32(c.in[0]), OH, OW, ref);
     CHECK_MSG(max_rel_diff(shr_f32(c.out), ref, c.out->numel) < 1e-6, "%s: forward", label);
     free(ref);
-    grad_check(&c, r, 1, 1e-2f, 1e-3, label);
+    grad_check_all(&c, r, 1, 1e-2f, 1e-3, label);
     if (op == SHR_OP_MAXPOOL2D) {
         /* Eval-mode forward keeps no argmax: backward must find the same one from x. */
         c.training = 0;
         char l2[160];
         snprintf(l2, sizeof l2, "%s (eval forward)", label);
-        grad_check(&c, r, 1, 1e-2f, 1e-3, l2);
+        grad_check_all(&c, r, 1, 1e-2f, 1e-3, l2);
     }
     case_free(&c);
 }
@@ -415,7 +290,7 @@ static void test_maxpool_ties(void) {
     shr_graph *g = pool_graph(SHR_OP_MAXPOOL2D, &s, &node, &st);
     CHECK_OK(st);
     op_case c;
-    case_init(&c, g, node, 1, &r);
+    case_init_normal(&c, g, node, 1, &r);
     for (int i = 0; i < 16; i++) shr_f32(c.in[0])[i] = 1.0f;
     shr_f32(c.in[0])[11] = 2.0f; /* window (1, 1): (2,3) wins */
     shr_f32(c.in[0])[14] = 2.0f; /* ... over (3,2), which comes later */
@@ -446,7 +321,7 @@ static void test_maxpool_nan(void) {
         shr_graph *g = pool_graph(SHR_OP_MAXPOOL2D, s, &node, &st);
         CHECK_OK(st);
         op_case c;
-        case_init(&c, g, node, 1, &r);
+        case_init_normal(&c, g, node, 1, &r);
         fill_distinct(c.in[0], &r);
         float *x = shr_f32(c.in[0]);
         x[16 + 5] = NAN; /* channel 1, (1, 1) */
@@ -494,14 +369,14 @@ static void test_global_avgpool(void) {
     const shr_value *v = &g->values[y];
     CHECK(v->ndim == 4 && v->shape[0] == -1 && v->shape[1] == 3 && v->shape[2] == 1 && v->shape[3] == 1);
     op_case c;
-    case_init(&c, g, 0, 2, &r);
+    case_init_normal(&c, g, 0, 2, &r);
     CHECK_OK(run_fwd(&c));
     for (int q = 0; q < 6; q++) {
         double s = 0.0;
         for (int i = 0; i < 20; i++) s += shr_f32(c.in[0])[q * 20 + i];
         CHECK_NEAR(shr_f32(c.out)[q], s / 20.0, 1e-6);
     }
-    grad_check(&c, &r, 1, 1e-2f, 1e-3, "global_avgpool");
+    grad_check_all(&c, &r, 1, 1e-2f, 1e-3, "global_avgpool");
     case_free(&c);
 }
 
@@ -537,11 +412,11 @@ static void test_pool_bad_shapes(void) {
 }
 
 static void test_registered(void) {
-    /* Strong references: the registry refers to the defs only weakly. */
-    CHECK(shr_op_def_get(SHR_OP_BATCHNORM) == &shr_op_batchnorm);
-    CHECK(shr_op_def_get(SHR_OP_MAXPOOL2D) == &shr_op_maxpool2d);
-    CHECK(shr_op_def_get(SHR_OP_AVGPOOL2D) == &shr_op_avgpool2d);
-    CHECK(shr_op_def_get(SHR_OP_GLOBAL_AVGPOOL) == &shr_op_global_avgpool);
+    const op_reg ops[] = {{SHR_OP_BATCHNORM, &shr_op_batchnorm},
+                          {SHR_OP_MAXPOOL2D, &shr_op_maxpool2d},
+                          {SHR_OP_AVGPOOL2D, &shr_op_avgpool2d},
+                          {SHR_OP_GLOBAL_AVGPOOL, &shr_op_global_avgpool}};
+    check_registered(ops, sizeof ops / sizeof ops[0]);
     CHECK(shr_op_batchnorm.min_inputs == 5 && shr_op_batchnorm.max_inputs == 5);
 }
 

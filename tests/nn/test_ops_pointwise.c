@@ -65,7 +65,8 @@ static void test_activation_values(void) {
             case_init(&c, g, node, 2);
             for (int b = 0; b < 2; b++)
                 for (int i = 0; i < nx; i++) shr_f32(c.in[0])[b * nx + i] = b ? -xs[i] : xs[i];
-            CHECK_OK(run_fwd(&c, 0, NULL, &(void *){NULL}));
+            c.training = 0;
+            CHECK_OK(run_fwd(&c));
             for (int b = 0; b < 2; b++)
                 for (int i = 0; i < nx; i++) {
                     float x = b ? -xs[i] : xs[i], y = shr_f32(c.out)[b * nx + i];
@@ -85,7 +86,8 @@ static void test_activation_values(void) {
     shr_f32(c.in[0])[0] = 1.0f;
     shr_f32(c.in[0])[1] = -1.0f;
     shr_f32(c.in[0])[2] = -10.0f;
-    CHECK_OK(run_fwd(&c, 0, NULL, &(void *){NULL}));
+    c.training = 0;
+    CHECK_OK(run_fwd(&c));
     CHECK_NEAR(shr_f32(c.out)[0], 0.8413447460685429, 1e-6);
     CHECK_NEAR(shr_f32(c.out)[1], -0.15865525393145707, 1e-6);
     CHECK(fabsf(shr_f32(c.out)[2]) < 1e-6f);
@@ -100,7 +102,8 @@ static void test_activation_nan_propagates(void) {
         int node = one_node(&g, act_ops[k], NULL, 1, s1);
         case_init(&c, g, node, 1);
         shr_f32(c.in[0])[0] = NAN;
-        CHECK_OK(run_fwd(&c, 0, NULL, &(void *){NULL}));
+        c.training = 0;
+        CHECK_OK(run_fwd(&c));
         CHECK_MSG(isnan(shr_f32(c.out)[0]), "%s swallowed a NaN", shr_op_name(act_ops[k]));
         case_free(&c);
     }
@@ -121,7 +124,7 @@ static void test_activation_grads(void) {
             int node = one_node(&g, act_ops[k], &a, rank, sample);
             case_init(&c, g, node, 1 + (int64_t)shr_rng_below(&r, 3));
             fill_avoid(c.in[0], &r, -4.0f, 8.0f, kinks, 2, 0.05f);
-            grad_check(&c, 1, 0, 1e-2f, 2e-3);
+            grad_check(&c, 0, 1e-2f, 2e-3);
             case_free(&c);
         }
     }
@@ -164,10 +167,10 @@ static void test_dropout(void) {
     const int64_t n = c.out->numel;
     const float *x = shr_f32(c.in[0]), *y = shr_f32(c.out);
 
-    void *state = NULL;
+    c.rng = &r;
     shr_rng_seed(&r, 42);
-    CHECK_OK(run_fwd(&c, 1, &r, &state));
-    CHECK(state != NULL);
+    CHECK_OK(run_fwd(&c));
+    CHECK(c.state != NULL);
     int64_t dropped = 0, badscale = 0;
     for (int64_t i = 0; i < n; i++) {
         if (y[i] == 0.0f)
@@ -185,7 +188,7 @@ static void test_dropout(void) {
     CHECK_OK(shr_tensor_create(&dx, SHR_F32, c.in[0]->ndim, c.in[0]->shape));
     fill(dout, &r, -1.0f, 1.0f);
     for (int64_t i = 0; i < n; i++) shr_f32(dx)[i] = 0.5f;
-    CHECK_OK(run_bwd(&c, 1, &state, dout, &dx));
+    CHECK_OK(run_bwd(&c, dout, &dx));
     int64_t badg = 0;
     for (int64_t i = 0; i < n; i++) {
         float want = 0.5f + (y[i] == 0.0f ? 0.0f : shr_f32(dout)[i] / (1.0f - p));
@@ -197,26 +200,28 @@ static void test_dropout(void) {
     shr_tensor *first = NULL;
     CHECK_OK(shr_tensor_clone(&first, c.out));
     shr_rng_seed(&r, 42);
-    CHECK_OK(run_fwd(&c, 1, &r, &state));
+    CHECK_OK(run_fwd(&c));
     CHECK(memcmp(first->data, c.out->data, (size_t)n * sizeof(float)) == 0);
     shr_rng_seed(&r, 43);
-    CHECK_OK(run_fwd(&c, 1, &r, &state));
+    CHECK_OK(run_fwd(&c));
     CHECK(memcmp(first->data, c.out->data, (size_t)n * sizeof(float)) != 0);
 
     /* Eval: identity forward and pass-through backward, no rng needed. */
-    CHECK_OK(run_fwd(&c, 0, NULL, &state));
+    c.training = 0;
+    c.rng = NULL;
+    CHECK_OK(run_fwd(&c));
     CHECK(memcmp(c.in[0]->data, c.out->data, (size_t)n * sizeof(float)) == 0);
     memset(dx->data, 0, dx->nbytes);
-    CHECK_OK(run_bwd(&c, 0, &state, dout, &dx));
+    CHECK_OK(run_bwd(&c, dout, &dx));
     CHECK(memcmp(dx->data, dout->data, (size_t)n * sizeof(float)) == 0);
 
     /* Training without an rng is an error, not a crash. */
-    CHECK_STATUS(run_fwd(&c, 1, NULL, &state), SHR_ERR_INVALID_ARG);
-    free_state(&c, state);
+    c.training = 1;
+    CHECK_STATUS(run_fwd(&c), SHR_ERR_INVALID_ARG);
+    free_state(&c);
 
     /* Training backward with no forward mask is reported. */
-    void *none = NULL;
-    CHECK_STATUS(run_bwd(&c, 1, &none, dout, &dx), SHR_ERR_INTERNAL);
+    CHECK_STATUS(run_bwd(&c, dout, &dx), SHR_ERR_INTERNAL);
 
     shr_tensor_free(first);
     shr_tensor_free(dout);
@@ -234,11 +239,11 @@ static void test_dropout_positions(void) {
     case_init(&c, g, node, 1);
     for (int i = 0; i < 7; i++) shr_f32(c.in[0])[i] = 1.0f;
     int kept[7] = {0}, odd = 0;
-    void *state = NULL;
+    shr_rng r;
+    c.rng = &r;
     for (uint64_t seed = 0; seed < 200; seed++) {
-        shr_rng r;
         shr_rng_seed(&r, seed);
-        CHECK_OK(run_fwd(&c, 1, &r, &state));
+        CHECK_OK(run_fwd(&c));
         for (int i = 0; i < 7; i++) {
             float v = shr_f32(c.out)[i];
             kept[i] += v == 2.0f;
@@ -247,7 +252,6 @@ static void test_dropout_positions(void) {
     }
     CHECK(odd == 0);
     for (int i = 0; i < 7; i++) CHECK_MSG(kept[i] > 60 && kept[i] < 140, "position %d kept %d/200", i, kept[i]);
-    free_state(&c, state);
     case_free(&c);
 }
 
@@ -265,12 +269,12 @@ static void test_dropout_grad_and_p0(void) {
         case_init(&c, g, node, 1 + (int64_t)shr_rng_below(&r, 3));
         fill(c.in[0], &r, -2.0f, 2.0f);
         if (trial == 0) { /* p = 0 in training is the identity */
-            void *state = NULL;
-            CHECK_OK(run_fwd(&c, 1, &r, &state));
+            c.rng = &r;
+            CHECK_OK(run_fwd(&c));
             CHECK(memcmp(c.in[0]->data, c.out->data, c.out->nbytes) == 0);
-            free_state(&c, state);
+            free_state(&c); /* the check below starts from no state */
         }
-        grad_check(&c, 1, 100 + (uint64_t)trial, 1e-2f, 1e-3);
+        grad_check(&c, 100 + (uint64_t)trial, 1e-2f, 1e-3);
         case_free(&c);
     }
     /* p must be in [0, 1). */
@@ -316,7 +320,8 @@ static void check_softmax_case(int ndim, const int64_t *sample, int axis, int64_
         shr_rng r;
         shr_rng_seed(&r, 3 + (uint64_t)ndim);
         fill(c.in[0], &r, shift - scale, shift + scale);
-        CHECK_OK(run_fwd(&c, 0, NULL, &(void *){NULL}));
+        c.training = 0;
+        CHECK_OK(run_fwd(&c));
         int full = ndim + 1, ax = axis < 0 ? axis + full : axis;
         int64_t outer = 1, inner = 1, len = c.out->shape[ax];
         for (int d = 0; d < ax; d++) outer *= c.out->shape[d];
@@ -368,7 +373,8 @@ static void test_softmax_values(void) {
     case_init(&c, g, node, 1);
     shr_f32(c.in[0])[0] = 1.0f;
     shr_f32(c.in[0])[1] = 3.0f;
-    CHECK_OK(run_fwd(&c, 0, NULL, &(void *){NULL}));
+    c.training = 0;
+    CHECK_OK(run_fwd(&c));
     CHECK_NEAR(shr_f32(c.out)[0], 1.0 / (1.0 + exp(2.0)), 1e-6);
     CHECK_NEAR(shr_f32(c.out)[1], 1.0 / (1.0 + exp(-2.0)), 1e-6);
     case_free(&c);
@@ -389,7 +395,7 @@ static void test_softmax_grads(void) {
             int node = one_node(&g, is_log ? SHR_OP_LOG_SOFTMAX : SHR_OP_SOFTMAX, &a, rank, sample);
             case_init(&c, g, node, 1 + (int64_t)shr_rng_below(&r, 3));
             fill(c.in[0], &r, -3.0f, 3.0f);
-            grad_check(&c, 1, 0, 1e-2f, 2e-3);
+            grad_check(&c, 0, 1e-2f, 2e-3);
             case_free(&c);
         }
 }
@@ -436,11 +442,12 @@ static double ref_dact(shr_op op, double x) {
 static void fwd_bwd(op_case *c, int threads, const shr_tensor *dout, shr_tensor **y, shr_tensor **dx) {
     int before = shr_get_threads();
     shr_set_threads(threads);
-    CHECK_OK(run_fwd(c, 0, NULL, &(void *){NULL}));
+    c->training = 0;
+    CHECK_OK(run_fwd(c));
     CHECK_OK(shr_tensor_clone(y, c->out));
     CHECK_OK(shr_tensor_create(dx, SHR_F32, c->in[0]->ndim, c->in[0]->shape));
     for (int64_t i = 0; i < (*dx)->numel; i++) shr_f32(*dx)[i] = 1.0f;
-    CHECK_OK(run_bwd(c, 0, &(void *){NULL}, dout, dx));
+    CHECK_OK(run_bwd(c, dout, dx));
     shr_set_threads(before);
 }
 
@@ -511,12 +518,8 @@ static void test_large_tensors(void) {
 
 /* ---- registration ---- */
 
-/* Each op resolves to its extern definition, under its public name. */
 static void test_registered(void) {
-    static const struct {
-        shr_op op;
-        const shr_op_def *def;
-    } ops[] = {
+    static const op_reg ops[] = {
         {SHR_OP_RELU, &shr_op_relu},
         {SHR_OP_RELU6, &shr_op_relu6},
         {SHR_OP_LEAKY_RELU, &shr_op_leaky_relu},
@@ -527,12 +530,7 @@ static void test_registered(void) {
         {SHR_OP_SOFTMAX, &shr_op_softmax},
         {SHR_OP_LOG_SOFTMAX, &shr_op_log_softmax},
     };
-    for (size_t k = 0; k < sizeof ops / sizeof ops[0]; k++) {
-        const shr_op_def *def = shr_op_def_get(ops[k].op);
-        CHECK(def == ops[k].def);
-        CHECK(def && strcmp(def->name, shr_op_name(ops[k].op)) == 0);
-        CHECK(def && def->infer && def->forward && def->backward && def->flops);
-    }
+    check_registered(ops, sizeof ops / sizeof ops[0]);
 }
 
 int main(void) {

@@ -20,6 +20,19 @@ static int same_shape(const shr_value *v, int ndim, const int64_t *shape) {
 
 /* ---- flatten / reshape ---- */
 
+/* Flatten and reshape copy the bytes (eval forward of an iota from `base`), and
+ * their backward passes the gradient through (training, random x). Frees c. */
+static void check_copy(op_case *c, float base, shr_rng *r) {
+    fill_iota(c->in[0], base);
+    c->training = 0;
+    CHECK_OK(run_fwd(c));
+    CHECK(memcmp(c->in[0]->data, c->out->data, c->out->nbytes) == 0);
+    fill(c->in[0], r, -1.0f, 1.0f);
+    c->training = 1;
+    grad_check(c, 0, 1e-2f, 1e-3);
+    case_free(c);
+}
+
 static void test_flatten(void) {
     shr_rng r;
     shr_rng_seed(&r, 1);
@@ -32,12 +45,7 @@ static void test_flatten(void) {
     CHECK_OK(shr_graph_validate(g));
     case_init(&c, g, node, 3);
     CHECK(c.out->shape[0] == 3 && c.out->shape[1] == 105);
-    fill_iota(c.in[0], -7.0f);
-    CHECK_OK(run_fwd(&c, 0, NULL, &(void *){NULL}));
-    CHECK(memcmp(c.in[0]->data, c.out->data, c.out->nbytes) == 0);
-    fill(c.in[0], &r, -1.0f, 1.0f);
-    grad_check(&c, 1, 0, 1e-2f, 1e-3);
-    case_free(&c);
+    check_copy(&c, -7.0f, &r);
 
     /* Rank-1 samples flatten to (N, d). */
     node = one_node(&g, SHR_OP_FLATTEN, NULL, 1, (int64_t[]){4});
@@ -60,12 +68,7 @@ static void test_reshape(void) {
     CHECK(same_shape(&g->values[g->nodes[node].output], 4, (int64_t[]){-1, 3, 5, 2}));
     CHECK_OK(shr_graph_validate(g));
     case_init(&c, g, node, 2);
-    fill_iota(c.in[0], 3.0f);
-    CHECK_OK(run_fwd(&c, 0, NULL, &(void *){NULL}));
-    CHECK(memcmp(c.in[0]->data, c.out->data, c.out->nbytes) == 0);
-    fill(c.in[0], &r, -1.0f, 1.0f);
-    grad_check(&c, 1, 0, 1e-2f, 1e-3);
-    case_free(&c);
+    check_copy(&c, 3.0f, &r);
 
     /* No -1: an exact shape. */
     a.ndim = 2;
@@ -125,19 +128,21 @@ static void test_add(void) {
         case_init(&c, g, 0, 1 + trial);
         fill(c.in[0], &r, -1.0f, 1.0f);
         fill(c.in[1], &r, -1.0f, 1.0f);
-        CHECK_OK(run_fwd(&c, 0, NULL, &(void *){NULL}));
+        c.training = 0;
+        CHECK_OK(run_fwd(&c));
         int bad = 0;
         for (int64_t i = 0; i < c.out->numel; i++)
             bad += shr_f32(c.out)[i] != shr_f32(c.in[0])[i] + shr_f32(c.in[1])[i];
         CHECK(bad == 0);
-        if (trial < 3) grad_check(&c, 1, 0, 1e-2f, 1e-3); /* the large case relies on the exact check below */
+        c.training = 1;
+        if (trial < 3) grad_check(&c, 0, 1e-2f, 1e-3); /* the large case relies on the exact check below */
 
         /* Only the requested gradient is written. */
         shr_tensor *dout = NULL, *d1 = NULL;
         CHECK_OK(shr_tensor_create(&dout, SHR_F32, c.out->ndim, c.out->shape));
         CHECK_OK(shr_tensor_create(&d1, SHR_F32, c.in[1]->ndim, c.in[1]->shape));
         fill(dout, &r, -1.0f, 1.0f);
-        CHECK_OK(run_bwd(&c, 1, &(void *){NULL}, dout, (shr_tensor *[]){NULL, d1}));
+        CHECK_OK(run_bwd(&c, dout, (shr_tensor *[]){NULL, d1}));
         CHECK(memcmp(d1->data, dout->data, d1->nbytes) == 0);
         shr_tensor_free(dout);
         shr_tensor_free(d1);
@@ -216,10 +221,12 @@ static void concat_case(int ndim, const int64_t *sample, int axis, const int *mu
         op_case c;
         case_init(&c, g, g->n_nodes - 1, batch);
         for (int i = 0; i < 3; i++) fill_iota(c.in[i], 1000.0f * (float)i);
-        CHECK_OK(run_fwd(&c, 0, NULL, &(void *){NULL}));
+        c.training = 0;
+        CHECK_OK(run_fwd(&c));
         CHECK_MSG(concat_mismatches(c.out, c.in, ax, -1) == 0, "concat axis %d batch %lld", axis, (long long)batch);
         for (int i = 0; i < 3; i++) fill(c.in[i], &r, -1.0f, 1.0f);
-        if (fd) grad_check(&c, 1, 0, 1e-2f, 1e-3);
+        c.training = 1;
+        if (fd) grad_check(&c, 0, 1e-2f, 1e-3);
 
         /* din[1] absent: the others still get exactly their slices. */
         shr_tensor *dout = NULL, *d0 = NULL, *d2 = NULL;
@@ -227,15 +234,14 @@ static void concat_case(int ndim, const int64_t *sample, int axis, const int *mu
         CHECK_OK(shr_tensor_create(&d0, SHR_F32, c.in[0]->ndim, c.in[0]->shape));
         CHECK_OK(shr_tensor_create(&d2, SHR_F32, c.in[2]->ndim, c.in[2]->shape));
         fill(dout, &r, -1.0f, 1.0f);
-        CHECK_OK(run_bwd(&c, 1, &(void *){NULL}, dout, (shr_tensor *[]){d0, NULL, d2}));
+        CHECK_OK(run_bwd(&c, dout, (shr_tensor *[]){d0, NULL, d2}));
         /* Input 1 has no gradient; d0 and d2 must hold exactly their slices of dout. */
         shr_tensor *grads[3] = {d0, c.in[1], d2};
         CHECK(concat_mismatches(dout, grads, ax, 1) == 0);
         shr_tensor_free(dout);
         shr_tensor_free(d0);
         shr_tensor_free(d2);
-        c.g = NULL; /* the graph is shared by the batch loop */
-        case_free(&c);
+        case_free_io(&c); /* the graph is shared by the batch loop */
     }
     shr_graph_free(g);
 }
@@ -280,23 +286,14 @@ static void test_concat_errors(void) {
 
 /* ---- registration ---- */
 
-/* Each op resolves to its extern definition, under its public name. */
 static void test_registered(void) {
-    static const struct {
-        shr_op op;
-        const shr_op_def *def;
-    } ops[] = {
+    static const op_reg ops[] = {
         {SHR_OP_FLATTEN, &shr_op_flatten},
         {SHR_OP_RESHAPE, &shr_op_reshape},
         {SHR_OP_ADD, &shr_op_add},
         {SHR_OP_CONCAT, &shr_op_concat},
     };
-    for (size_t k = 0; k < sizeof ops / sizeof ops[0]; k++) {
-        const shr_op_def *def = shr_op_def_get(ops[k].op);
-        CHECK(def == ops[k].def);
-        CHECK(def && strcmp(def->name, shr_op_name(ops[k].op)) == 0);
-        CHECK(def && def->infer && def->forward && def->backward && def->flops);
-    }
+    check_registered(ops, sizeof ops / sizeof ops[0]);
 }
 
 int main(void) {

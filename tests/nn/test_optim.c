@@ -54,6 +54,19 @@ static void model_free(model *m) {
     shr_graph_free(m->g);
 }
 
+/* The model from a0, b0 and an optimizer with config c for it. */
+static shr_optim *model_optim(model *m, const float *a0, const float *b0, const shr_optim_config *c) {
+    model_init(m, a0, b0);
+    shr_optim *o = NULL;
+    CHECK_OK(shr_optim_create(m->g, c, &o));
+    return o;
+}
+
+static void model_optim_free(model *m, shr_optim *o) {
+    shr_optim_free(o);
+    model_free(m);
+}
+
 /* ---- reference optimizer in double, following torch.optim ---- */
 
 typedef struct ref {
@@ -123,13 +136,11 @@ static const float A0[3] = {0.5f, -1.0f, 0.0f}, B0[4] = {0.25f, 2.0f, -0.75f, 0.
  * gradient before this step. */
 static void compare_with_ref(const shr_optim_config *c, int steps, int skip_b_until, double tol) {
     model m;
-    model_init(&m, A0, B0);
     ref r;
     memset(&r, 0, sizeof r);
     for (int i = 0; i < 3; i++) r.w[0][i] = A0[i];
     for (int i = 0; i < 4; i++) r.w[1][i] = B0[i];
-    shr_optim *o;
-    CHECK_OK(shr_optim_create(m.g, c, &o));
+    shr_optim *o = model_optim(&m, A0, B0, c);
     for (int s = 0; s < steps; s++) {
         double rg[NP][MAXE];
         int has[NP] = {1, s >= skip_b_until};
@@ -153,8 +164,7 @@ static void compare_with_ref(const shr_optim_config *c, int steps, int skip_b_un
         /* the caller's gradients are left as they were */
         for (int i = 0; i < 3; i++) CHECK(shr_f32(m.grad[0])[i] == (float)rg[0][i]);
     }
-    shr_optim_free(o);
-    model_free(&m);
+    model_optim_free(&m, o);
 }
 
 static void test_defaults_parse(void) {
@@ -196,11 +206,9 @@ static void test_sgd_by_hand(void) {
     for (int nv = 0; nv < 2; nv++) {
         model m;
         const float a0[3] = {1, 1, 1}, b0[4] = {0};
-        model_init(&m, a0, b0);
         shr_optim_config c = shr_optim_default(SHR_OPTIM_SGD);
         c.nesterov = nv;
-        shr_optim *o;
-        CHECK_OK(shr_optim_create(m.g, &c, &o));
+        shr_optim *o = model_optim(&m, a0, b0, &c);
         for (int i = 0; i < 3; i++) shr_f32(m.grad[0])[i] = 1.0f;
         m.grads[m.val[1]] = NULL;
         for (int s = 0; s < 3; s++) {
@@ -208,8 +216,7 @@ static void test_sgd_by_hand(void) {
             CHECK_NEAR(model_w(&m, 0)[0], nv ? nest[s] : plain[s], 1e-6);
         }
         CHECK(model_w(&m, 1)[0] == 0.0f); /* no gradient, no change */
-        shr_optim_free(o);
-        model_free(&m);
+        model_optim_free(&m, o);
     }
 }
 
@@ -255,10 +262,8 @@ static void test_adam_by_hand(void) {
     /* First Adam step: m^ = g and v^ = g^2, so every weight moves by lr * g / (|g| + eps),
      * i.e. by lr against the gradient's sign, whatever the gradient's size. */
     model m;
-    model_init(&m, A0, B0);
     shr_optim_config c = shr_optim_default(SHR_OPTIM_ADAM);
-    shr_optim *o;
-    CHECK_OK(shr_optim_create(m.g, &c, &o));
+    shr_optim *o = model_optim(&m, A0, B0, &c);
     const float ga[3] = {1e-3f, -50.0f, 0.0f};
     memcpy(shr_f32(m.grad[0]), ga, sizeof ga);
     m.grads[m.val[1]] = NULL;
@@ -266,8 +271,7 @@ static void test_adam_by_hand(void) {
     CHECK_NEAR(model_w(&m, 0)[0], 0.5 - 0.01 * 1e-3 / (1e-3 + 1e-8), 1e-7);
     CHECK_NEAR(model_w(&m, 0)[1], -1.0 + 0.01, 1e-7);
     CHECK(model_w(&m, 0)[2] == 0.0f);
-    shr_optim_free(o);
-    model_free(&m);
+    model_optim_free(&m, o);
 }
 
 static void test_adamw_vs_adam(void) {
@@ -277,17 +281,14 @@ static void test_adamw_vs_adam(void) {
     float after[2][3];
     for (int k = 0; k < 2; k++) {
         model m;
-        model_init(&m, A0, B0);
         shr_optim_config c = shr_optim_default(k ? SHR_OPTIM_ADAMW : SHR_OPTIM_ADAM);
         c.weight_decay = 0.1f;
-        shr_optim *o;
-        CHECK_OK(shr_optim_create(m.g, &c, &o));
+        shr_optim *o = model_optim(&m, A0, B0, &c);
         memcpy(shr_f32(m.grad[0]), zero, 3 * sizeof(float));
         memcpy(shr_f32(m.grad[1]), zero, 4 * sizeof(float));
         CHECK_OK(shr_optim_step(o, m.g, m.grads, 0.01f, NULL));
         memcpy(after[k], model_w(&m, 0), sizeof after[k]);
-        shr_optim_free(o);
-        model_free(&m);
+        model_optim_free(&m, o);
     }
     CHECK_NEAR(after[1][0], 0.5 * (1 - 0.01 * 0.1), 1e-7);
     CHECK_NEAR(after[1][1], -1.0 * (1 - 0.01 * 0.1), 1e-7);
@@ -299,11 +300,9 @@ static void test_adamw_vs_adam(void) {
     float res[2][7];
     for (int k = 0; k < 2; k++) {
         model m;
-        model_init(&m, A0, B0);
         shr_optim_config c = shr_optim_default(k ? SHR_OPTIM_ADAMW : SHR_OPTIM_ADAM);
         c.weight_decay = 0.0f;
-        shr_optim *o;
-        CHECK_OK(shr_optim_create(m.g, &c, &o));
+        shr_optim *o = model_optim(&m, A0, B0, &c);
         for (int s = 0; s < 4; s++) {
             for (int i = 0; i < 3; i++) shr_f32(m.grad[0])[i] = sinf((float)(s * 3 + i));
             for (int i = 0; i < 4; i++) shr_f32(m.grad[1])[i] = cosf((float)(s * 4 + i));
@@ -311,8 +310,7 @@ static void test_adamw_vs_adam(void) {
         }
         memcpy(res[k], model_w(&m, 0), 3 * sizeof(float));
         memcpy(res[k] + 3, model_w(&m, 1), 4 * sizeof(float));
-        shr_optim_free(o);
-        model_free(&m);
+        model_optim_free(&m, o);
     }
     CHECK(memcmp(res[0], res[1], sizeof res[0]) == 0);
 }
@@ -323,13 +321,11 @@ static void test_regularizers_by_hand(void) {
      * weight decay 0.1 moves w by -0.05 w. */
     for (int which = 0; which < 2; which++) {
         model m;
-        model_init(&m, A0, B0);
         shr_optim_config c = shr_optim_default(SHR_OPTIM_SGD);
         c.momentum = 0.0f;
         if (which == 0) c.l1 = 0.1f;
         else c.weight_decay = 0.1f;
-        shr_optim *o;
-        CHECK_OK(shr_optim_create(m.g, &c, &o));
+        shr_optim *o = model_optim(&m, A0, B0, &c);
         CHECK_OK(shr_optim_step(o, m.g, m.grads, 0.5f, NULL)); /* grads are zero-filled */
         const float *a = model_w(&m, 0), *b = model_w(&m, 1);
         if (which == 0) {
@@ -343,8 +339,7 @@ static void test_regularizers_by_hand(void) {
             CHECK_NEAR(b[2], -0.75 * 0.95, 1e-7);
             CHECK(a[2] == 0.0f);
         }
-        shr_optim_free(o);
-        model_free(&m);
+        model_optim_free(&m, o);
     }
 }
 
@@ -354,12 +349,10 @@ static void test_clip(void) {
     const float clips[3] = {1.0f, 100.0f, 0.0f};
     for (int k = 0; k < 3; k++) {
         model m;
-        model_init(&m, A0, B0);
         shr_optim_config c = shr_optim_default(SHR_OPTIM_SGD);
         c.momentum = 0.0f;
         c.clip_norm = clips[k];
-        shr_optim *o;
-        CHECK_OK(shr_optim_create(m.g, &c, &o));
+        shr_optim *o = model_optim(&m, A0, B0, &c);
         memcpy(shr_f32(m.grad[0]), ga, sizeof ga);
         memcpy(shr_f32(m.grad[1]), gb, sizeof gb);
         float norm = 0;
@@ -375,8 +368,7 @@ static void test_clip(void) {
         m.grads[m.val[1]] = NULL;
         CHECK_OK(shr_optim_step(o, m.g, m.grads, 0.0f, &norm));
         CHECK_NEAR(norm, 5.0, 1e-7);
-        shr_optim_free(o);
-        model_free(&m);
+        model_optim_free(&m, o);
     }
 }
 
