@@ -143,7 +143,10 @@ static shr_status csv_grow(const csv_reader *r, int64_t n, int nfeat, float **x,
     if (shr_mul_overflow_i64(n + 1, nfeat, &values) || values > SHR_DATA_MAX_VALUES)
         return shr_fail(SHR_ERR_LIMIT, "%s:%ld: more than %lld values in total", r->path, r->lineno,
                         (long long)SHR_DATA_MAX_VALUES);
-    int64_t ncap = *cap ? *cap * 2 : 256;
+    /* The first block holds 256 rows or 256 KiB, whichever is less (but one row
+     * at least): a single wide line must not reserve room for 255 more. */
+    int64_t first = (256 * 1024 / 4) / nfeat;
+    int64_t ncap = *cap ? *cap * 2 : (first < 1 ? 1 : first > 256 ? 256 : first);
     if (ncap > SHR_DATA_MAX_SAMPLES) ncap = SHR_DATA_MAX_SAMPLES;
     if (ncap * nfeat > SHR_DATA_MAX_VALUES) ncap = SHR_DATA_MAX_VALUES / nfeat;
     float *nx = realloc(*x, (size_t)ncap * (size_t)nfeat * sizeof(float));

@@ -121,7 +121,7 @@ static void idx_close(idx_file *f) {
 static shr_status idx_read_payload(idx_file *f, int64_t count, int as_float, const char *what, void **out) {
     *out = NULL;
     unsigned char *chunk = malloc(IDX_CHUNK);
-    int64_t cap = count < (1 << 20) ? count : (1 << 20);
+    int64_t cap = count < IDX_CHUNK ? count : IDX_CHUNK; /* the header's count is only a claim */
     void *buf = malloc((size_t)cap * 4);
     if (!chunk || !buf) {
         free(chunk);

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/checked.h"
 #include "core/error.h"
 #include "nn/builder.h"
 #include "shrink/zoo.h"
@@ -21,6 +22,12 @@
 #define MAX_TOKENS 32
 #define MAX_TEXT (1 << 20)
 #define MAX_LAYERS 10000
+/* Weights are sized by a few bytes of text ("linear 1048576"): the whole network
+ * may hold at most this many parameter and buffer elements (2^28 f32 = 1 GiB).
+ * The same limit as graph.c's per-tensor one. */
+#ifndef SHR_MAX_PARAMS
+#define SHR_MAX_PARAMS (1LL << 28)
+#endif
 
 typedef struct label {
     char name[64];
@@ -33,6 +40,7 @@ typedef struct parse_state {
     int prev;
     label *labels;
     int n_labels;
+    int64_t params; /* parameter + buffer elements so far */
 } parse_state;
 
 static shr_status syntax(const parse_state *p, const char *what, const char *tok) {
@@ -44,6 +52,17 @@ static int find_label(const parse_state *p, const char *name) {
     for (int i = 0; i < p->n_labels; i++)
         if (strcmp(p->labels[i].name, name) == 0) return p->labels[i].value;
     return -1;
+}
+
+/* Reserves outs * per_out elements for a layer's tensors, before the builder
+ * allocates them; fails once the network would exceed SHR_MAX_PARAMS. */
+static shr_status reserve_params(parse_state *p, int64_t outs, int64_t per_out) {
+    int64_t n;
+    if (shr_mul_overflow_i64(outs, per_out, &n) || n > SHR_MAX_PARAMS - p->params)
+        return shr_fail(SHR_ERR_LIMIT, "arch file line %d: the network would have more than %lld parameters",
+                        p->line_no, (long long)SHR_MAX_PARAMS);
+    p->params += n;
+    return SHR_OK;
 }
 
 /* Integer option "key=value" (or default); returns 0 on a bad value. */
@@ -116,18 +135,23 @@ static shr_status parse_layer(parse_state *p, char *lbl, char **tok, int n, int 
             !opt_int(p, tok, n, "d", 1, 64, 1, &d) || !opt_int(p, tok, n, "g", 1, 1 << 16, 1, &g) ||
             !opt_int(p, tok, n, "bias", 0, 1, 1, &bias))
             return SHR_ERR_FORMAT;
+        SHR_TRY(reserve_params(p, units, shr_b_channels(b, x) / g * k * k + bias));
         *out = shr_b_conv(b, name, x, units, k, s, pd, d, g, bias);
     } else if (strcmp(op, "dwconv") == 0) {
         if (!opt_int(p, tok, n, "k", 1, 64, 3, &k) || !opt_int(p, tok, n, "s", 1, 64, 1, &s) ||
             !opt_int(p, tok, n, "p", 0, 64, k / 2, &pd) || !opt_int(p, tok, n, "bias", 0, 1, 0, &bias))
             return SHR_ERR_FORMAT;
+        SHR_TRY(reserve_params(p, shr_b_channels(b, x), (int64_t)k * k + bias));
         int c = (int)shr_b_channels(b, x);
         *out = shr_b_conv(b, name, x, c, k, s, pd, 1, c, bias);
     } else if (strcmp(op, "linear") == 0) {
         if (!positional_int(p, tok, n, 1, 1 << 20, &units) || !opt_int(p, tok, n, "bias", 0, 1, 1, &bias))
             return SHR_ERR_FORMAT;
+        const shr_value *xv = &b->g->values[x];
+        SHR_TRY(reserve_params(p, units, (xv->ndim == 2 ? xv->shape[1] : 0) + bias));
         *out = shr_b_linear(b, name, x, units, bias);
     } else if (strcmp(op, "bn") == 0) {
+        SHR_TRY(reserve_params(p, shr_b_channels(b, x), 4)); /* weight, bias, running mean and var */
         *out = shr_b_batchnorm(b, name, x);
     } else if (strcmp(op, "maxpool") == 0 || strcmp(op, "avgpool") == 0) {
         if (!opt_int(p, tok, n, "k", 1, 64, 2, &k) || !opt_int(p, tok, n, "s", 1, 64, k, &s) ||

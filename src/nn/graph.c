@@ -7,6 +7,13 @@
 #include "nn/op.h"
 #include "shrink/graph.h"
 
+/* Elements in one PARAM/BUFFER tensor (2^28 f32 = 1 GiB): a limit for specs and
+ * importers that size tensors from untrusted numbers. The arch-file parser
+ * applies the same limit to the whole network. (Belongs in graph.h.) */
+#ifndef SHR_MAX_PARAMS
+#define SHR_MAX_PARAMS (1LL << 28)
+#endif
+
 shr_attrs shr_attrs_default(void) {
     shr_attrs a;
     memset(&a, 0, sizeof a);
@@ -109,6 +116,11 @@ shr_status shr_graph_add_tensor(shr_graph *g, const char *name, shr_value_kind k
                                 int *out_value) {
     if (kind != SHR_VALUE_PARAM && kind != SHR_VALUE_BUFFER)
         return shr_fail(SHR_ERR_INVALID_ARG, "'%s': only params and buffers hold data", name);
+    int64_t numel;
+    SHR_TRY(shr_shape_numel(ndim, shape, &numel));
+    if (numel > SHR_MAX_PARAMS)
+        return shr_fail(SHR_ERR_LIMIT, "'%s': %lld elements exceed the limit of %lld per tensor", name,
+                        (long long)numel, (long long)SHR_MAX_PARAMS);
     shr_tensor *t;
     SHR_TRY(shr_tensor_create(&t, SHR_F32, ndim, shape));
     int idx;

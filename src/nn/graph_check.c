@@ -1,7 +1,9 @@
 /* Whole-graph validation (for loaded or edited graphs) and deep copies. */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/checked.h"
 #include "core/error.h"
 #include "nn/op.h"
 #include "shrink/graph.h"
@@ -29,6 +31,17 @@ static shr_status check_unique_names(const shr_graph *g) {
     return SHR_OK;
 }
 
+/* Per-sample elements of an input or activation: the runtime sizes buffers with
+ * this product and the kernels index with int, so it must fit one. */
+static shr_status check_sample_size(const shr_value *v) {
+    int64_t per = 1;
+    for (int d = 1; d < v->ndim; d++)
+        if (v->shape[d] < 0 || shr_mul_overflow_i64(per, v->shape[d], &per) || per > INT_MAX)
+            return shr_fail(SHR_ERR_LIMIT, "value '%s': invalid shape or more than %d elements per sample", v->name,
+                            INT_MAX);
+    return SHR_OK;
+}
+
 static shr_status check_value(const shr_graph *g, int i) {
     const shr_value *v = &g->values[i];
     if (!v->name || !v->name[0]) return shr_fail(SHR_ERR_FORMAT, "value %d has no name", i);
@@ -46,11 +59,13 @@ static shr_status check_value(const shr_graph *g, int i) {
         for (int d = 1; d < v->ndim; d++)
             if (v->shape[d] <= 0) return shr_fail(SHR_ERR_FORMAT, "input '%s' has a non-positive dimension", v->name);
         if (v->data) return shr_fail(SHR_ERR_FORMAT, "input '%s' must not hold data", v->name);
+        SHR_TRY(check_sample_size(v));
         break;
     case SHR_VALUE_ACT:
         if (v->producer < 0 || v->producer >= g->n_nodes || g->nodes[v->producer].output != i)
             return shr_fail(SHR_ERR_FORMAT, "activation '%s' has no producing node", v->name);
         if (v->data) return shr_fail(SHR_ERR_FORMAT, "activation '%s' must not hold data", v->name);
+        SHR_TRY(check_sample_size(v));
         break;
     default: return shr_fail(SHR_ERR_FORMAT, "value '%s' has an unknown kind %d", v->name, (int)v->kind);
     }

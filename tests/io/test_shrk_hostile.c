@@ -13,7 +13,7 @@
 #include "test.h"
 
 static const shr_op_def *const used_ops[] = {&shr_op_conv2d, &shr_op_batchnorm, &shr_op_relu, &shr_op_flatten,
-                                             &shr_op_linear};
+                                             &shr_op_linear, &shr_op_avgpool2d};
 
 static uint8_t *model;
 static size_t model_size;
@@ -415,6 +415,55 @@ static void test_meta_and_tensors(void) {
     expect_patch(SHRK_SEC_TENSORS, e1 + 8, shrk_get_u64(t + 8 + 8), 8, SHR_ERR_FORMAT, NULL); /* overlaps tensor 0 */
 }
 
+/* Graphs whose stored shapes agree with shape inference but that the runtime
+ * could not run safely (found by tests/fuzz/fuzz_graph): refused at load. */
+static void test_consistent_but_hostile_graphs(void) {
+    const uint8_t *gr = payload_of(model, SHRK_SEC_GRAPH);
+    /* fc's data input rewired to its own weight fc.w (2, 8): the shapes fit, but a
+     * parameter has no batch; the plan wrote 2 rows into a 1-sample output. */
+    expect_patch(SHRK_SEC_GRAPH, node_inputs(gr, 4) + 4, 7, 4, ANY_FAILURE, "batch");
+
+    /* x (1,1,1) -> op: a second tiny model to bend. */
+    for (int op = 0; op < 2; op++) {
+        shr_graph *g = NULL;
+        CHECK_OK(shr_graph_create(&g));
+        const int64_t one[3] = {1, 1, 1};
+        int x, y;
+        CHECK_OK(shr_graph_add_input(g, "x", 3, one, &x));
+        shr_attrs a = shr_attrs_default();
+        a.kernel[0] = a.kernel[1] = 1;
+        a.count_include_pad = 1;
+        CHECK_OK(shr_graph_add_node(g, "y", op ? SHR_OP_AVGPOOL2D : SHR_OP_RELU, &a, 1, &x, &y));
+        void *buf = NULL;
+        size_t n = 0;
+        CHECK_OK(shr_model_to_memory(g, &buf, &n));
+        shr_graph_free(g);
+        if (!buf) return;
+        uint8_t *b = buf, *pg = payload_of(b, SHRK_SEC_GRAPH);
+        if (op == 0) {
+            /* (-1, 2^21, 2^21, 2^21) in and out: 2^63 elements per sample overflowed
+             * the runtime's size arithmetic. */
+            for (int v = 0; v < 2; v++)
+                for (int d = 1; d < 4; d++) shrk_put_u64(pg + value_field(pg, v, 3) + 8 * (size_t)d, 1u << 21);
+        } else {
+            /* avgpool k=65536 s=256 p=65535 with count_include_pad on a 1x1 input:
+             * a 256x256 output, but the divisor KH*KW overflowed an int. */
+            uint8_t *at = pg + node_at(pg, 0) + 4 + shrk_get_u32(pg + node_at(pg, 0)) + 4;
+            for (int i = 0; i < 2; i++) {
+                shrk_put_u32(at + 4 * (size_t)i, 65536);     /* kernel */
+                shrk_put_u32(at + 8 + 4 * (size_t)i, 256);   /* stride */
+                shrk_put_u32(at + 16 + 8 * (size_t)i, 65535); /* pad */
+                shrk_put_u32(at + 20 + 8 * (size_t)i, 65535);
+                shrk_put_u64(pg + value_field(pg, 1, 3) + 16 + 8 * (size_t)i, 256);
+            }
+        }
+        fix_crcs(b, n);
+        CHECK_STATUS(try_load(b, n), SHR_ERR_LIMIT);
+        CHECK_MSG(strstr(shr_last_error(), op ? "too large" : "per sample") != NULL, "%s", shr_last_error());
+        free(buf);
+    }
+}
+
 static void test_files(void) {
     shr_graph *g = NULL;
     char dir[1024], path[1100];
@@ -454,6 +503,7 @@ int main(void) {
     RUN(test_section_kinds);
     RUN(test_graph_limits);
     RUN(test_meta_and_tensors);
+    RUN(test_consistent_but_hostile_graphs);
     RUN(test_files);
     free(model);
     return test_summary();

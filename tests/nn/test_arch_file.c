@@ -73,6 +73,30 @@ static void test_errors(void) {
     expect_error(longline, "too long");
 }
 
+/* Weights are sized by a few bytes of text: the parser refuses networks past
+ * 2^28 parameter and buffer elements (1 GiB of f32) before allocating them. */
+static void test_parameter_limit(void) {
+    shr_graph *g = NULL;
+    /* 784 x 2^20 = 2^29.6 weights in one layer, then 4 TB in two. */
+    CHECK_STATUS(parse("flatten\nlinear 1048576\nlinear 10\n", &g), SHR_ERR_LIMIT);
+    CHECK(g == NULL && strstr(shr_last_error(), "line 2") && strstr(shr_last_error(), "parameters"));
+    CHECK_STATUS(parse("flatten\nlinear 4\nlinear 1048576\nlinear 1048576\nlinear 10\n", &g), SHR_ERR_LIMIT);
+    CHECK(g == NULL && strstr(shr_last_error(), "line 4"));
+    CHECK_STATUS(parse("conv 65536 k=64\ngap\nflatten\nlinear 10\n", &g), SHR_ERR_LIMIT); /* 2^28 + bias */
+    CHECK_STATUS(parse("a: conv 65536 k=1\nconcat a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a\n"
+                       "b: bn\ndwconv k=64\ngap\nflatten\nlinear 10\n",
+                       &g),
+                 SHR_ERR_LIMIT); /* 2^21 channels: bn fits, the depthwise 64x64 kernels do not */
+    CHECK(g == NULL && strstr(shr_last_error(), "line 4"));
+    /* The same limit guards every tensor added to a graph. */
+    CHECK_OK(shr_graph_create(&g));
+    const int64_t huge[2] = {1 << 15, (1 << 13) + 1};
+    int v = -1;
+    CHECK_STATUS(shr_graph_add_tensor(g, "w", SHR_VALUE_PARAM, 2, huge, &v), SHR_ERR_LIMIT);
+    CHECK(v == -1 && g->n_values == 0);
+    shr_graph_free(g);
+}
+
 static void test_random_bytes_do_not_crash(void) {
     shr_rng r;
     shr_rng_seed(&r, 11);
@@ -95,6 +119,7 @@ static void test_random_bytes_do_not_crash(void) {
 int main(void) {
     RUN(test_valid_specs);
     RUN(test_errors);
+    RUN(test_parameter_limit);
     RUN(test_random_bytes_do_not_crash);
     return test_summary();
 }

@@ -37,6 +37,11 @@ static shr_status pool_config(const shr_node *n, const char *op, int xnd, const 
         return shr_node_fail(SHR_ERR_SHAPE, n, op, "kernel %dx%d does not fit input %lldx%lld with padding [%d, %d, %d, %d]",
                              a->kernel[0], a->kernel[1], (long long)xs[2], (long long)xs[3], a->pad[0], a->pad[1],
                              a->pad[2], a->pad[3]);
+    /* The avgpool divisor KH*KW and the output plane are ints; a huge padded
+     * window over a tiny input would otherwise overflow them. */
+    if (!shr_fits_int(a->kernel[0], a->kernel[1], 1) || !shr_fits_int(xs[1], nh / SH + 1, nw / SW + 1))
+        return shr_node_fail(SHR_ERR_LIMIT, n, op, "kernel %dx%d or the output per sample is too large", a->kernel[0],
+                             a->kernel[1]);
     c->C = (int)xs[1];
     c->H = (int)xs[2];
     c->W = (int)xs[3];
@@ -54,6 +59,8 @@ static shr_status pool_config(const shr_node *n, const char *op, int xnd, const 
 static shr_status pool_infer_common(const shr_graph *g, const shr_node *n, const char *op, int *ndim,
                                     int64_t *shape) {
     const shr_value *x = shr_node_in(g, n, 0);
+    if (x->ndim < 1 || x->shape[0] != -1) /* a parameter wired in as data has no batch to follow */
+        return shr_node_fail(SHR_ERR_SHAPE, n, op, "input '%s' has no batch dimension", x->name);
     pool_cfg c;
     SHR_TRY(pool_config(n, op, x->ndim, x->shape, &c));
     *ndim = 4;
@@ -404,6 +411,8 @@ static const char *const GAP = "global_avgpool";
 
 static shr_status gap_infer(const shr_graph *g, const shr_node *n, int *ndim, int64_t *shape) {
     const shr_value *x = shr_node_in(g, n, 0);
+    if (x->ndim < 1 || x->shape[0] != -1) /* a parameter wired in as data has no batch to follow */
+        return shr_node_fail(SHR_ERR_SHAPE, n, GAP, "input '%s' has no batch dimension", x->name);
     if (x->ndim != 4 || !shr_dims_ok(4, x->shape, 1))
         return shr_node_fail(SHR_ERR_SHAPE, n, GAP, "input must be rank 4 (N, C, H, W), got %s",
                              shr_shape_text_of(x->ndim, x->shape).s);
