@@ -229,8 +229,11 @@ int64_t shr_node_flops(const shr_graph *g, int node) {
     return (def && def->flops) ? def->flops(g, &g->nodes[node]) : 0;
 }
 
+/* Saturates at INT64_MAX: each node's count fits (shape inference bounds it),
+ * but a loaded graph can hold many huge-window pools side by side. */
 int64_t shr_graph_flops(const shr_graph *g) {
     int64_t n = 0;
-    for (int i = 0; i < g->n_nodes; i++) n += shr_node_flops(g, i);
+    for (int i = 0; i < g->n_nodes; i++)
+        if (shr_add_overflow_i64(n, shr_node_flops(g, i), &n)) return INT64_MAX;
     return n;
 }

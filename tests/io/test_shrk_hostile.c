@@ -13,7 +13,7 @@
 #include "test.h"
 
 static const shr_op_def *const used_ops[] = {&shr_op_conv2d, &shr_op_batchnorm, &shr_op_relu, &shr_op_flatten,
-                                             &shr_op_linear, &shr_op_avgpool2d};
+                                             &shr_op_linear, &shr_op_avgpool2d, &shr_op_maxpool2d};
 
 static uint8_t *model;
 static size_t model_size;
@@ -464,6 +464,31 @@ static void test_consistent_but_hostile_graphs(void) {
     }
 }
 
+/* Three maxpools with 46340x46340 windows over a 1x1 input: each node's count
+ * (2^61.9) fits, their sum does not; a file may hold them, so it saturates. */
+static void test_flops_saturate(void) {
+    shr_graph *g = NULL;
+    CHECK_OK(shr_graph_create(&g));
+    const int64_t one[3] = {1, 1, 1};
+    int x, y = -1;
+    CHECK_OK(shr_graph_add_input(g, "x", 3, one, &x));
+    shr_attrs a = shr_attrs_default();
+    a.kernel[0] = a.kernel[1] = 46340;
+    a.pad[0] = a.pad[1] = a.pad[2] = a.pad[3] = 46339;
+    const char *names[3] = {"p0", "p1", "p2"};
+    for (int i = 0; i < 3; i++) CHECK_OK(shr_graph_add_node(g, names[i], SHR_OP_MAXPOOL2D, &a, 1, &x, &y));
+    CHECK(shr_node_flops(g, 0) == 46340LL * 46340 * 46340 * 46340); /* 46340x46340 outputs */
+    void *buf = NULL;
+    size_t n = 0;
+    CHECK_OK(shr_model_to_memory(g, &buf, &n));
+    shr_graph_free(g);
+    g = NULL;
+    CHECK_OK(shr_model_from_memory(buf, n, &g));
+    if (g) CHECK(shr_graph_flops(g) == INT64_MAX);
+    shr_graph_free(g);
+    free(buf);
+}
+
 static void test_files(void) {
     shr_graph *g = NULL;
     char dir[1024], path[1100];
@@ -504,6 +529,7 @@ int main(void) {
     RUN(test_graph_limits);
     RUN(test_meta_and_tensors);
     RUN(test_consistent_but_hostile_graphs);
+    RUN(test_flops_saturate);
     RUN(test_files);
     free(model);
     return test_summary();
