@@ -29,6 +29,11 @@ extern "C" {
 #define SHR_MAX_VALUES 100000
 #define SHR_MAX_NODES 50000
 #define SHR_MAX_NODE_INPUTS 1024
+/* Elements in one PARAM/BUFFER tensor and in a whole arch-file network
+ * (2^28 f32 = 1 GiB); the fuzz build lowers it. */
+#ifndef SHR_MAX_PARAMS
+#define SHR_MAX_PARAMS (1LL << 28)
+#endif
 
 typedef enum shr_op {
     SHR_OP_LINEAR = 0,

@@ -22,12 +22,8 @@
 #define MAX_TOKENS 32
 #define MAX_TEXT (1 << 20)
 #define MAX_LAYERS 10000
-/* Weights are sized by a few bytes of text ("linear 1048576"): the whole network
- * may hold at most this many parameter and buffer elements (2^28 f32 = 1 GiB).
- * The same limit as graph.c's per-tensor one. */
-#ifndef SHR_MAX_PARAMS
-#define SHR_MAX_PARAMS (1LL << 28)
-#endif
+/* Layer sizes come from a few bytes of text ("linear 1048576"): the whole
+ * network may hold at most SHR_MAX_PARAMS parameter and buffer elements. */
 
 typedef struct label {
     char name[64];

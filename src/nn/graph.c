@@ -7,13 +7,6 @@
 #include "nn/op.h"
 #include "shrink/graph.h"
 
-/* Elements in one PARAM/BUFFER tensor (2^28 f32 = 1 GiB): a limit for specs and
- * importers that size tensors from untrusted numbers. The arch-file parser
- * applies the same limit to the whole network. (Belongs in graph.h.) */
-#ifndef SHR_MAX_PARAMS
-#define SHR_MAX_PARAMS (1LL << 28)
-#endif
-
 shr_attrs shr_attrs_default(void) {
     shr_attrs a;
     memset(&a, 0, sizeof a);
@@ -134,6 +127,22 @@ shr_status shr_graph_add_tensor(shr_graph *g, const char *name, shr_value_kind k
     return SHR_OK;
 }
 
+/* Data inputs (input 0 of every op, all inputs of add/concat) must carry the
+ * batch: a parameter wired in as data would make the runtime write rows it
+ * never allocated. */
+shr_status shr_node_check_data_inputs(const shr_graph *g, const shr_node *n) {
+    int all = n->op == SHR_OP_ADD || n->op == SHR_OP_CONCAT;
+    for (int i = 0; i < (all ? n->n_inputs : 1) && i < n->n_inputs; i++) {
+        int v = n->inputs[i];
+        if (v < 0 || v >= g->n_values) continue; /* range errors are reported elsewhere */
+        const shr_value *x = &g->values[v];
+        if ((x->kind != SHR_VALUE_INPUT && x->kind != SHR_VALUE_ACT) || x->ndim < 1 || x->shape[0] != -1)
+            return shr_fail(SHR_ERR_SHAPE, "node '%s' (%s): input '%s' has no batch dimension (not an activation)",
+                            n->name ? n->name : "?", shr_op_name(n->op), x->name);
+    }
+    return SHR_OK;
+}
+
 shr_status shr_graph_add_node(shr_graph *g, const char *name, shr_op op, const shr_attrs *attrs, int n_inputs,
                               const int *inputs, int *out_value) {
     const shr_op_def *def = shr_op_def_get(op);
@@ -171,7 +180,8 @@ shr_status shr_graph_add_node(shr_graph *g, const char *name, shr_op op, const s
 
     int ndim = 0;
     int64_t shape[SHR_MAX_DIMS];
-    shr_status st = def->infer(g, &node, &ndim, shape);
+    shr_status st = shr_node_check_data_inputs(g, &node);
+    if (st == SHR_OK) st = def->infer(g, &node, &ndim, shape);
     int idx = -1;
     if (st == SHR_OK) st = new_value(g, node.name, SHR_VALUE_ACT, ndim, shape, &idx);
     if (st != SHR_OK) {

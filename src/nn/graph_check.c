@@ -91,6 +91,7 @@ static shr_status check_node(const shr_graph *g, int k) {
         return shr_fail(SHR_ERR_FORMAT, "node '%s': bad output", name);
     int ndim;
     int64_t shape[SHR_MAX_DIMS];
+    SHR_TRY(shr_node_check_data_inputs(g, n));
     SHR_TRY(def->infer(g, n, &ndim, shape));
     const shr_value *o = &g->values[n->output];
     int same = ndim == o->ndim;

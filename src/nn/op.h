@@ -40,6 +40,10 @@ typedef struct shr_op_def {
 
 const shr_op_def *shr_op_def_get(shr_op op);
 
+/* Checked before every infer(): the data inputs (input 0; all inputs of add and
+ * concat) are the model input or activations, with the batch in dim 0. */
+shr_status shr_node_check_data_inputs(const shr_graph *g, const shr_node *n);
+
 /* Definitions, one per op family file in src/nn/ops/. */
 extern const shr_op_def shr_op_linear, shr_op_conv2d, shr_op_batchnorm, shr_op_relu, shr_op_relu6,
     shr_op_leaky_relu, shr_op_gelu, shr_op_sigmoid, shr_op_tanh, shr_op_maxpool2d, shr_op_avgpool2d,

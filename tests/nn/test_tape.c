@@ -155,9 +155,21 @@ static void test_training_is_deterministic(void) {
     shr_set_threads(0);
 }
 
+static void test_plan_refuses_huge_activations(void) {
+    shr_graph *g = NULL;
+    /* 1 x 46340 x 46340 floats per sample: 8 GiB, 32 GiB at batch 4. */
+    CHECK_OK(shr_arch_parse("relu\ngap\nflatten\nlinear 2\n", 1, 46340, 46340, 2, 1, &g));
+    if (!g) return;
+    shr_plan *p = NULL;
+    CHECK_STATUS(shr_plan_create(g, 4, &p), SHR_ERR_LIMIT);
+    CHECK(p == NULL);
+    shr_graph_free(g);
+}
+
 int main(void) {
     RUN(test_whole_graph_gradient);
     RUN(test_plan_matches_tape_in_eval_mode);
     RUN(test_training_is_deterministic);
+    RUN(test_plan_refuses_huge_activations);
     return test_summary();
 }

@@ -25,9 +25,6 @@ static shr_status infer_same(const shr_graph *g, const shr_node *n, int *ndim, i
     if (n->n_inputs != 1 || !x)
         return shr_fail(SHR_ERR_INVALID_ARG, "node '%s' (%s): expects exactly one input", node_name(n),
                         shr_op_name(n->op));
-    if (x->ndim < 1 || x->shape[0] != -1)
-        return shr_fail(SHR_ERR_SHAPE, "node '%s' (%s): input '%s' has no batch dimension", node_name(n),
-                        shr_op_name(n->op), x->name);
     *ndim = x->ndim;
     for (int d = 0; d < x->ndim; d++) shape[d] = x->shape[d];
     return SHR_OK;

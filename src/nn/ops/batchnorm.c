@@ -93,8 +93,6 @@ static void row_grad_sums(const float *g, const float *x, int64_t n, float mean,
 
 static shr_status bn_infer(const shr_graph *g, const shr_node *n, int *ndim, int64_t *shape) {
     const shr_value *x = shr_node_in(g, n, 0);
-    if (x->ndim < 1 || x->shape[0] != -1) /* a parameter wired in as data has no batch to follow */
-        return shr_node_fail(SHR_ERR_SHAPE, n, OP, "input '%s' has no batch dimension", x->name);
     if (x->ndim < 2 || x->ndim > 4 || !shr_dims_ok(x->ndim, x->shape, 1))
         return shr_node_fail(SHR_ERR_SHAPE, n, OP, "input must be (N, C), (N, C, L) or (N, C, H, W), got %s",
                              shr_shape_text_of(x->ndim, x->shape).s);

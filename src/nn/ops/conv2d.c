@@ -120,8 +120,6 @@ static shr_status conv_config(const shr_node *n, int xnd, const int64_t *xs, int
 
 static shr_status conv_infer(const shr_graph *g, const shr_node *n, int *ndim, int64_t *shape) {
     const shr_value *x = shr_node_in(g, n, 0), *w = shr_node_in(g, n, 1), *b = shr_node_in(g, n, 2);
-    if (x->ndim < 1 || x->shape[0] != -1) /* a parameter wired in as data has no batch to follow */
-        return shr_node_fail(SHR_ERR_SHAPE, n, OP, "input '%s' has no batch dimension", x->name);
     conv_cfg c;
     SHR_TRY(conv_config(n, x->ndim, x->shape, w->ndim, w->shape, b ? b->ndim : -1, b ? b->shape : NULL, &c));
     *ndim = 4;

@@ -33,9 +33,6 @@ static shr_status dropout_infer(const shr_graph *g, const shr_node *n, int *ndim
     if (!(p >= 0.0f && p < 1.0f))
         return shr_fail(SHR_ERR_INVALID_ARG, "node '%s' (dropout): drop probability %g is outside [0, 1)",
                         node_name(n), (double)p);
-    if (x->ndim < 1 || x->shape[0] != -1)
-        return shr_fail(SHR_ERR_SHAPE, "node '%s' (dropout): input '%s' has no batch dimension", node_name(n),
-                        x->name);
     *ndim = x->ndim;
     for (int d = 0; d < x->ndim; d++) shape[d] = x->shape[d];
     return SHR_OK;

@@ -7,8 +7,6 @@ static const char *const OP = "linear";
 
 static shr_status linear_infer(const shr_graph *g, const shr_node *n, int *ndim, int64_t *shape) {
     const shr_value *x = shr_node_in(g, n, 0), *w = shr_node_in(g, n, 1), *b = shr_node_in(g, n, 2);
-    if (x->ndim < 1 || x->shape[0] != -1) /* a parameter wired in as data has no batch to follow */
-        return shr_node_fail(SHR_ERR_SHAPE, n, OP, "input '%s' has no batch dimension", x->name);
     if (x->ndim != 2 || !shr_dims_ok(2, x->shape, 1))
         return shr_node_fail(SHR_ERR_SHAPE, n, OP, "input '%s' must be rank 2 (N, features), got %s (flatten first)",
                              x->name, shr_shape_text_of(x->ndim, x->shape).s);

@@ -18,14 +18,11 @@
 
 static const char *node_name(const shr_node *n) { return n->name ? n->name : "?"; }
 
-static shr_status batched_input(const shr_graph *g, const shr_node *n, int i, const shr_value **out) {
+static shr_status present_input(const shr_graph *g, const shr_node *n, int i, const shr_value **out) {
     const shr_value *x = shr_node_in(g, n, i);
     if (!x)
         return shr_fail(SHR_ERR_INVALID_ARG, "node '%s' (%s): input %d is missing", node_name(n),
                         shr_op_name(n->op), i);
-    if (x->ndim < 1 || x->shape[0] != -1)
-        return shr_fail(SHR_ERR_SHAPE, "node '%s' (%s): input '%s' has no batch dimension",
-                        node_name(n), shr_op_name(n->op), x->name);
     *out = x;
     return SHR_OK;
 }
@@ -39,8 +36,8 @@ static shr_status add_infer(const shr_graph *g, const shr_node *n, int *ndim, in
         return shr_fail(SHR_ERR_INVALID_ARG, "node '%s' (add): expects 2 inputs, got %d", node_name(n),
                         n->n_inputs);
     const shr_value *a, *b;
-    SHR_TRY(batched_input(g, n, 0, &a));
-    SHR_TRY(batched_input(g, n, 1, &b));
+    SHR_TRY(present_input(g, n, 0, &a));
+    SHR_TRY(present_input(g, n, 1, &b));
     int same = a->ndim == b->ndim;
     for (int d = 0; same && d < a->ndim; d++) same = a->shape[d] == b->shape[d];
     if (!same) {
@@ -87,7 +84,7 @@ static shr_status concat_infer(const shr_graph *g, const shr_node *n, int *ndim,
         return shr_fail(SHR_ERR_INVALID_ARG, "node '%s' (concat): needs at least 2 inputs, got %d", node_name(n),
                         n->n_inputs);
     const shr_value *x0;
-    SHR_TRY(batched_input(g, n, 0, &x0));
+    SHR_TRY(present_input(g, n, 0, &x0));
     int r = x0->ndim, axis = n->attrs.axis < 0 ? n->attrs.axis + r : n->attrs.axis;
     if (axis == 0)
         return shr_fail(SHR_ERR_INVALID_ARG, "node '%s' (concat): cannot concatenate along the batch axis",
@@ -98,7 +95,7 @@ static shr_status concat_infer(const shr_graph *g, const shr_node *n, int *ndim,
     int64_t total = 0;
     for (int i = 0; i < n->n_inputs; i++) {
         const shr_value *x;
-        SHR_TRY(batched_input(g, n, i, &x));
+        SHR_TRY(present_input(g, n, i, &x));
         int same = x->ndim == r;
         for (int d = 1; same && d < r; d++) same = d == axis || x->shape[d] == x0->shape[d];
         if (!same) {

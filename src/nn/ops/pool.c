@@ -59,8 +59,6 @@ static shr_status pool_config(const shr_node *n, const char *op, int xnd, const 
 static shr_status pool_infer_common(const shr_graph *g, const shr_node *n, const char *op, int *ndim,
                                     int64_t *shape) {
     const shr_value *x = shr_node_in(g, n, 0);
-    if (x->ndim < 1 || x->shape[0] != -1) /* a parameter wired in as data has no batch to follow */
-        return shr_node_fail(SHR_ERR_SHAPE, n, op, "input '%s' has no batch dimension", x->name);
     pool_cfg c;
     SHR_TRY(pool_config(n, op, x->ndim, x->shape, &c));
     *ndim = 4;
@@ -411,8 +409,6 @@ static const char *const GAP = "global_avgpool";
 
 static shr_status gap_infer(const shr_graph *g, const shr_node *n, int *ndim, int64_t *shape) {
     const shr_value *x = shr_node_in(g, n, 0);
-    if (x->ndim < 1 || x->shape[0] != -1) /* a parameter wired in as data has no batch to follow */
-        return shr_node_fail(SHR_ERR_SHAPE, n, GAP, "input '%s' has no batch dimension", x->name);
     if (x->ndim != 4 || !shr_dims_ok(4, x->shape, 1))
         return shr_node_fail(SHR_ERR_SHAPE, n, GAP, "input must be rank 4 (N, C, H, W), got %s",
                              shr_shape_text_of(x->ndim, x->shape).s);

@@ -13,14 +13,11 @@
 
 static const char *node_name(const shr_node *n) { return n->name ? n->name : "?"; }
 
-static shr_status batched_input(const shr_graph *g, const shr_node *n, const shr_value **out) {
+static shr_status single_input(const shr_graph *g, const shr_node *n, const shr_value **out) {
     const shr_value *x = shr_node_in(g, n, 0);
     if (n->n_inputs != 1 || !x)
         return shr_fail(SHR_ERR_INVALID_ARG, "node '%s' (%s): expects exactly one input", node_name(n),
                         shr_op_name(n->op));
-    if (x->ndim < 1 || x->shape[0] != -1)
-        return shr_fail(SHR_ERR_SHAPE, "node '%s' (%s): input '%s' has no batch dimension", node_name(n),
-                        shr_op_name(n->op), x->name);
     *out = x;
     return SHR_OK;
 }
@@ -34,8 +31,8 @@ static shr_status sample_numel(const shr_node *n, const shr_value *x, int64_t *o
 }
 
 static shr_status flatten_infer(const shr_graph *g, const shr_node *n, int *ndim, int64_t *shape) {
-    const shr_value *x;
-    SHR_TRY(batched_input(g, n, &x));
+    const shr_value *x = NULL;
+    SHR_TRY(single_input(g, n, &x));
     int64_t per;
     SHR_TRY(sample_numel(n, x, &per));
     *ndim = 2;
@@ -45,8 +42,8 @@ static shr_status flatten_infer(const shr_graph *g, const shr_node *n, int *ndim
 }
 
 static shr_status reshape_infer(const shr_graph *g, const shr_node *n, int *ndim, int64_t *shape) {
-    const shr_value *x;
-    SHR_TRY(batched_input(g, n, &x));
+    const shr_value *x = NULL;
+    SHR_TRY(single_input(g, n, &x));
     int64_t per;
     SHR_TRY(sample_numel(n, x, &per));
     const shr_attrs *a = &n->attrs;
