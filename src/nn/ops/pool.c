@@ -223,6 +223,24 @@ static void maxpool_plane_2x2s2(const pool_cfg *c, const float *x, float *y, int
     }
 }
 
+/* Max pooling of `planes` (H, W) planes into (OH, OW) planes; the argmax too when arg != NULL. */
+static void maxpool_planes(const pool_cfg *c, const float *x, float *y, int32_t *arg, int64_t planes) {
+    size_t P = (size_t)c->OH * c->OW, HW = (size_t)c->H * c->W;
+#pragma omp parallel for schedule(static)
+    for (int64_t q = 0; q < planes; q++) {
+        const float *xq = x + (size_t)q * HW;
+        float *yq = y + (size_t)q * P;
+        int32_t *aq = arg ? arg + (size_t)q * P : NULL;
+        int nan = plane_has_nan(xq, HW);
+        if (!nan && maxpool_is_2x2s2(c)) {
+            maxpool_plane_2x2s2(c, xq, yq, aq);
+            continue;
+        }
+        maxpool_plane_max(c, xq, yq, nan);
+        if (aq) maxpool_plane_arg(c, xq, yq, aq, nan);
+    }
+}
+
 static shr_status maxpool_infer(const shr_graph *g, const shr_node *n, int *ndim, int64_t *shape) {
     return pool_infer_common(g, n, MAXP, ndim, shape);
 }
@@ -232,7 +250,7 @@ static shr_status maxpool_forward(shr_op_io *io) {
     const shr_tensor *xt = io->in[0];
     SHR_TRY(pool_config(io->node, MAXP, xt->ndim, xt->shape, &c));
     int64_t planes = xt->shape[0] * c.C;
-    size_t P = (size_t)c.OH * c.OW, HW = (size_t)c.H * c.W, count = (size_t)planes * P;
+    size_t P = (size_t)c.OH * c.OW, count = (size_t)planes * P;
     maxpool_state *st = io->state ? *io->state : NULL;
     int32_t *arg = NULL;
     if (io->training && io->state) {
@@ -253,17 +271,7 @@ static shr_status maxpool_forward(shr_op_io *io) {
     if (st) st->count = arg ? count : 0;
     const float *x = shr_f32(xt);
     float *y = shr_f32(io->out);
-#pragma omp parallel for schedule(static)
-    for (int64_t q = 0; q < planes; q++)
-    {
-        int nan = plane_has_nan(x + (size_t)q * HW, HW);
-        if (!nan && maxpool_is_2x2s2(&c)) {
-            maxpool_plane_2x2s2(&c, x + (size_t)q * HW, y + (size_t)q * P, arg ? arg + (size_t)q * P : NULL);
-            continue;
-        }
-        maxpool_plane_max(&c, x + (size_t)q * HW, y + (size_t)q * P, nan);
-        if (arg) maxpool_plane_arg(&c, x + (size_t)q * HW, y + (size_t)q * P, arg + (size_t)q * P, nan);
-    }
+    maxpool_planes(&c, x, y, arg, planes);
     return SHR_OK;
 }
 
@@ -288,17 +296,7 @@ static shr_status maxpool_backward(shr_op_io *io, const shr_tensor *dout, shr_te
             free(ytmp);
             return shr_fail(SHR_ERR_NOMEM, "out of memory in maxpool backward");
         }
-#pragma omp parallel for schedule(static)
-        for (int64_t q = 0; q < planes; q++)
-        {
-            int nan = plane_has_nan(x + (size_t)q * HW, HW);
-            if (!nan && maxpool_is_2x2s2(&c)) {
-                maxpool_plane_2x2s2(&c, x + (size_t)q * HW, ytmp + (size_t)q * P, tmp + (size_t)q * P);
-                continue;
-            }
-            maxpool_plane_max(&c, x + (size_t)q * HW, ytmp + (size_t)q * P, nan);
-            maxpool_plane_arg(&c, x + (size_t)q * HW, ytmp + (size_t)q * P, tmp + (size_t)q * P, nan);
-        }
+        maxpool_planes(&c, x, ytmp, tmp, planes);
         free(ytmp);
         arg = tmp;
     }
