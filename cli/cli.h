@@ -31,8 +31,9 @@ int cli_fail(const char *cmd, shr_status st);
 /* Prints a usage error and returns CLI_USAGE. */
 int cli_usage(const char *cmd, const char *fmt, ...);
 
-/* Prints one JSON object on stdout (and frees it). */
-void cli_print_json(json_t *obj);
+/* Prints one JSON object on stdout and frees it; CLI_FAIL (with a message) if it
+ * could not be built or written. */
+int cli_print_json(const char *cmd, json_t *obj);
 /* Parses "1,64" into up to max positive integers. Returns count, or -1. */
 int cli_parse_int_list(const char *s, int *out, int max);
 

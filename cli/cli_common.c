@@ -81,15 +81,17 @@ int cli_parse(const char *cmd, int argc, char **argv, const cli_opt *opts, int n
     return CLI_OK;
 }
 
-void cli_print_json(json_t *obj) {
-    char *s = json_dumps(obj, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(8));
-    if (s) {
-        fputs(s, stdout);
-        fputc('\n', stdout);
-        free(s);
-    }
+int cli_print_json(const char *cmd, json_t *obj) {
+    char *s = obj ? json_dumps(obj, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(8)) : NULL;
     json_decref(obj);
-    fflush(stdout);
+    if (!s) {
+        fprintf(stderr, "shrink %s: error: could not build the JSON output (out of memory)\n", cmd);
+        return CLI_FAIL;
+    }
+    fputs(s, stdout);
+    fputc('\n', stdout);
+    free(s);
+    return fflush(stdout) == 0 ? CLI_OK : CLI_FAIL;
 }
 
 int cli_parse_int_list(const char *s, int *out, int max) {

@@ -44,7 +44,7 @@ int cmd_bench(int argc, char **argv) {
         }
         json_object_set_new(o, "results", arr);
         json_object_set_new(o, "peak_rss_bytes", json_integer(cli_peak_rss()));
-        cli_print_json(o);
+        rc = cli_print_json("bench", o);
     } else if (rc == CLI_OK) {
         printf("%s: %d thread(s), %s kernels\n", pos[0], shr_get_threads(), shr_cpu_features());
         printf("%6s %10s %10s %10s %12s %6s\n", "batch", "p50 ms", "p90 ms", "p99 ms", "samples/s", "runs");

@@ -32,7 +32,7 @@ int cmd_eval(int argc, char **argv) {
             json_object_set_new(o, "loss", json_real(r.loss));
             json_object_set_new(o, "samples", json_integer(r.samples));
             json_object_set_new(o, "seconds", json_real(r.seconds));
-            cli_print_json(o);
+            rc = cli_print_json("eval", o);
         } else {
             printf("accuracy %.4f  loss %.4f  samples %lld  (%.2f s)\n", r.accuracy, r.loss, (long long)r.samples,
                    r.seconds);

@@ -107,8 +107,8 @@ int cmd_inspect(int argc, char **argv) {
     shr_status st = shr_model_load(pos[0], &g);
     if (st != SHR_OK) return cli_fail("inspect", st);
     int64_t bytes = cli_file_size(pos[0]);
-    if (json) cli_print_json(to_json(g, pos[0], bytes));
+    if (json) rc = cli_print_json("inspect", to_json(g, pos[0], bytes));
     else print_text(g, pos[0], bytes);
     shr_graph_free(g);
-    return CLI_OK;
+    return rc;
 }

@@ -25,6 +25,14 @@ static char *read_text_file(const char *cmd, const char *path) {
     return buf;
 }
 
+static int is_zoo_name(const char *arch) {
+    const char *names = shr_zoo_names();
+    size_t n = strlen(arch);
+    for (const char *p = strstr(names, arch); p; p = strstr(p + 1, arch))
+        if ((p == names || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0')) return n > 0;
+    return 0;
+}
+
 typedef struct train_args {
     const char *arch, *arch_file, *data, *out, *optimizer, *schedule;
     int epochs, batch, threads, warmup, step_epochs, crop_pad, hflip, nesterov, json;
@@ -43,8 +51,7 @@ static int build_model(const train_args *a, const shr_dataset *d, shr_graph **g)
     } else {
         st = shr_zoo_build(a->arch, d->c, d->h, d->w, classes, (uint64_t)a->seed, g);
     }
-    if (st != SHR_OK) return st == SHR_ERR_INVALID_ARG ? (cli_fail("train", st), CLI_USAGE) : cli_fail("train", st);
-    return CLI_OK;
+    return st == SHR_OK ? CLI_OK : cli_fail("train", st);
 }
 
 static int configure(const train_args *a, shr_train_config *cfg) {
@@ -73,13 +80,11 @@ static int configure(const train_args *a, shr_train_config *cfg) {
     return CLI_OK;
 }
 
-static void add_lineage(shr_graph *g, const train_args *a, const shr_train_config *cfg) {
-    char step[512];
-    snprintf(step, sizeof step,
+static void lineage_text(char *step, size_t size, const train_args *a, const shr_train_config *cfg) {
+    snprintf(step, size,
              "train arch=%s data=%s epochs=%d batch=%d optimizer=%s lr=%g schedule=%s weight_decay=%g seed=%lld",
              a->arch_file ? a->arch_file : a->arch, a->data, cfg->epochs, cfg->batch, a->optimizer,
              (double)cfg->optim.lr, a->schedule, (double)cfg->optim.weight_decay, (long long)a->seed);
-    shr_graph_add_lineage(g, step);
 }
 
 static int run(train_args *a) {
@@ -89,6 +94,8 @@ static int run(train_args *a) {
     shr_train_config cfg;
     int rc = configure(a, &cfg);
     if (rc != CLI_OK) return rc;
+    char lineage[512];
+    lineage_text(lineage, sizeof lineage, a, &cfg);
     shr_status st = shr_dataset_load(a->data, SHR_SPLIT_TRAIN, a->train_limit, &all);
     if (st != SHR_OK) return cli_fail("train", st);
     if (a->val_split > 0) {
@@ -100,20 +107,22 @@ static int run(train_args *a) {
     }
     if (rc == CLI_OK) rc = build_model(a, train, &g);
     if (rc == CLI_OK && (st = shr_dataset_default_preproc(train, &g->preproc)) != SHR_OK) rc = cli_fail("train", st);
+    /* Everything that can fail before training is checked first, and the model is
+     * saved last: a failed run never replaces an existing file. */
+    if (rc == CLI_OK) rc = cli_load_data_for_model("train", a->data, SHR_SPLIT_TEST, a->test_limit, g, &test);
+    if (rc == CLI_OK && (st = shr_graph_add_lineage(g, lineage)) != SHR_OK) rc = cli_fail("train", st);
     shr_train_result tr;
     if (rc == CLI_OK) {
         fprintf(stderr, "training %s (%lld params) on %lld samples for %d epochs, %d thread(s), %s kernels\n",
                 a->arch_file ? a->arch_file : a->arch, (long long)shr_graph_param_count(g), (long long)train->n,
                 cfg.epochs, shr_get_threads(), shr_cpu_features());
+        if (shr_dataset_is_csv(a->data))
+            fprintf(stderr, "note: a CSV file has no separate test split; accuracy is measured on the same file\n");
         if ((st = shr_train(g, train, val, &cfg, &tr)) != SHR_OK) rc = cli_fail("train", st);
     }
     shr_eval_result ev = {0, 0, 0, 0};
-    if (rc == CLI_OK) {
-        add_lineage(g, a, &cfg);
-        if ((st = shr_model_save(g, a->out)) != SHR_OK) rc = cli_fail("train", st);
-    }
-    if (rc == CLI_OK) rc = cli_load_data_for_model("train", a->data, SHR_SPLIT_TEST, a->test_limit, g, &test);
     if (rc == CLI_OK && (st = shr_evaluate(g, test, 256, &ev)) != SHR_OK) rc = cli_fail("train", st);
+    if (rc == CLI_OK && (st = shr_model_save(g, a->out)) != SHR_OK) rc = cli_fail("train", st);
     if (rc == CLI_OK) {
         int64_t bytes = cli_file_size(a->out);
         if (a->json) {
@@ -128,7 +137,7 @@ static int run(train_args *a) {
             json_object_set_new(o, "file_bytes", json_integer(bytes));
             json_object_set_new(o, "seconds", json_real(tr.seconds));
             json_object_set_new(o, "samples_per_s", json_real(tr.samples_per_s));
-            cli_print_json(o);
+            rc = cli_print_json("train", o);
         } else {
             printf("model      %s (%s)\n", a->out, a->arch_file ? a->arch_file : a->arch);
             printf("accuracy   %.4f on %lld test samples (loss %.4f)\n", ev.accuracy, (long long)ev.samples, ev.loss);
@@ -172,6 +181,9 @@ int cmd_train(int argc, char **argv) {
     if (rc != CLI_OK) return rc;
     if (!a.arch == !a.arch_file) return cli_usage("train", "give exactly one of --arch or --arch-file");
     if (!a.data) return cli_usage("train", "--data is required");
+    if (a.arch && !is_zoo_name(a.arch))
+        return cli_usage("train", "unknown architecture '%s' (choose one of: %s, or use --arch-file)", a.arch,
+                         shr_zoo_names());
     if (!a.out) return cli_usage("train", "-o OUT.shrk is required");
     return run(&a);
 }

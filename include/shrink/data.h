@@ -33,6 +33,8 @@ typedef enum shr_split { SHR_SPLIT_TRAIN = 0, SHR_SPLIT_TEST = 1 } shr_split;
  * not a number; for CSV both splits read the same file). limit > 0 keeps the first
  * `limit` samples. Malformed input fails with one clear message. */
 shr_status shr_dataset_load(const char *spec, shr_split split, int64_t limit, shr_dataset **out);
+/* 1 when spec names a CSV file (whose two splits are the same file). */
+int shr_dataset_is_csv(const char *spec);
 /* Build a dataset from memory (copies; x finite, labels 0..999). A dataset
  * built by hand must malloc x and y: shr_dataset_free frees them. */
 shr_status shr_dataset_from_arrays(int64_t n, int c, int h, int w, const float *x, const int32_t *y,

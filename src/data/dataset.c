@@ -67,6 +67,8 @@ static int ends_with_csv(const char *s) {
     return n >= 4 && strcasecmp(s + n - 4, ".csv") == 0;
 }
 
+int shr_dataset_is_csv(const char *spec) { return spec && ends_with_csv(spec); }
+
 shr_status shr_dataset_load(const char *spec, shr_split split, int64_t limit, shr_dataset **out) {
     if (!out) return shr_fail(SHR_ERR_INVALID_ARG, "shr_dataset_load: out is NULL");
     *out = NULL;

@@ -110,12 +110,50 @@ static int positional_int(parse_state *p, char **tok, int n, long lo, long hi, i
     return 0;
 }
 
+/* The options each layer type accepts (besides in=LABEL) and how many
+ * positional words it takes (-1: any number of labels). */
+static const struct {
+    const char *op, *keys;
+    int max_pos;
+} layer_syntax[] = {
+    {"conv", " k s p d g bias ", 1}, {"dwconv", " k s p bias ", 0}, {"linear", " bias ", 1},
+    {"maxpool", " k s p ", 0},       {"avgpool", " k s p ", 0},     {"leaky_relu", " alpha ", 0},
+    {"dropout", " p ", 0},           {"add", " ", -1},              {"concat", " ", -1},
+};
+
+/* A typo such as kernel=5 must not be silently ignored. */
+static shr_status check_words(parse_state *p, char **tok, int n) {
+    const char *keys = " ";
+    int max_pos = 0;
+    for (size_t i = 0; i < sizeof layer_syntax / sizeof layer_syntax[0]; i++)
+        if (strcmp(tok[0], layer_syntax[i].op) == 0) {
+            keys = layer_syntax[i].keys;
+            max_pos = layer_syntax[i].max_pos;
+        }
+    int pos = 0;
+    for (int i = 1; i < n; i++) {
+        const char *eq = strchr(tok[i], '=');
+        if (!eq) {
+            if (max_pos >= 0 && ++pos > max_pos) return syntax(p, "unexpected word", tok[i]);
+            continue;
+        }
+        char key[40];
+        size_t kl = (size_t)(eq - tok[i]);
+        if (kl == 2 && strncmp(tok[i], "in", 2) == 0) continue;
+        if (kl == 0 || kl + 3 > sizeof key) return syntax(p, "unknown option", tok[i]);
+        snprintf(key, sizeof key, " %.*s ", (int)kl, tok[i]);
+        if (!strstr(keys, key)) return syntax(p, "unknown option", tok[i]);
+    }
+    return SHR_OK;
+}
+
 static shr_status parse_layer(parse_state *p, char *lbl, char **tok, int n, int *out) {
     shr_builder *b = &p->b;
     const char *op = tok[0];
     char name[80];
     if (lbl) snprintf(name, sizeof name, "%s", lbl);
     else snprintf(name, sizeof name, "%s%d", op, p->line_no);
+    SHR_TRY(check_words(p, tok, n));
     int x = p->prev;
     for (int i = 1; i < n; i++)
         if (strncmp(tok[i], "in=", 3) == 0) {
@@ -218,12 +256,13 @@ static shr_status parse_line(parse_state *p, char *line) {
     }
     if (p->n_labels >= MAX_LAYERS) return syntax(p, "too many layers", NULL);
     int out = -1;
-    SHR_TRY(parse_layer(p, lbl, tok, n, &out));
-    if (p->b.st != SHR_OK) {
+    shr_status st = parse_layer(p, lbl, tok, n, &out);
+    if (st != SHR_OK && p->b.st != SHR_OK) { /* the builder's message lacks the line */
         char msg[400];
         snprintf(msg, sizeof msg, "arch file line %d: %s", p->line_no, shr_last_error());
         return shr_fail(p->b.st, "%s", msg);
     }
+    SHR_TRY(st);
     p->prev = out;
     if (lbl) {
         snprintf(p->labels[p->n_labels].name, sizeof p->labels[0].name, "%s", lbl);
@@ -273,6 +312,10 @@ shr_status shr_arch_parse(const char *text, int in_c, int in_h, int in_w, int n_
     SHR_TRY(shr_builder_finish(&p.b, out));
     p.b.g = NULL;
     (*out)->output = p.prev;
-    (*out)->arch = strdup(text);
+    if (!((*out)->arch = strdup(text))) {
+        shr_graph_free(*out);
+        *out = NULL;
+        return shr_fail(SHR_ERR_NOMEM, "out of memory");
+    }
     return SHR_OK;
 }

@@ -8,27 +8,21 @@
 #include "nn/op.h"
 #include "shrink/graph.h"
 
-static const shr_graph *sort_graph; /* qsort has no user pointer in C11 */
-
-static int cmp_value_names(const void *a, const void *b) {
-    return strcmp(sort_graph->values[*(const int *)a].name, sort_graph->values[*(const int *)b].name);
+static int cmp_names(const void *a, const void *b) {
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
 static shr_status check_unique_names(const shr_graph *g) {
     if (g->n_values == 0) return SHR_OK;
-    int *idx = malloc((size_t)g->n_values * sizeof *idx);
-    if (!idx) return shr_fail(SHR_ERR_NOMEM, "out of memory");
-    for (int i = 0; i < g->n_values; i++) idx[i] = i;
-    sort_graph = g;
-    qsort(idx, (size_t)g->n_values, sizeof *idx, cmp_value_names);
-    for (int i = 1; i < g->n_values; i++)
-        if (strcmp(g->values[idx[i]].name, g->values[idx[i - 1]].name) == 0) {
-            shr_status st = shr_fail(SHR_ERR_FORMAT, "duplicate value name '%s'", g->values[idx[i]].name);
-            free(idx);
-            return st;
-        }
-    free(idx);
-    return SHR_OK;
+    const char **names = malloc((size_t)g->n_values * sizeof *names);
+    if (!names) return shr_fail(SHR_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < g->n_values; i++) names[i] = g->values[i].name;
+    qsort(names, (size_t)g->n_values, sizeof *names, cmp_names);
+    shr_status st = SHR_OK;
+    for (int i = 1; i < g->n_values && st == SHR_OK; i++)
+        if (strcmp(names[i], names[i - 1]) == 0) st = shr_fail(SHR_ERR_FORMAT, "duplicate value name '%s'", names[i]);
+    free(names);
+    return st;
 }
 
 /* Per-sample elements of an input or activation: the runtime sizes buffers with

@@ -148,7 +148,9 @@ shr_status shr_train(shr_graph *g, const shr_dataset *train, const shr_dataset *
     shr_rng_seed(&rng_aug, cfg->seed * 3 + 2);
     shr_rng_seed(&rng_drop, cfg->seed * 3 + 3);
 
-    int64_t steps_per_epoch = (train->n + cfg->batch - 1) / cfg->batch;
+    /* run_epoch skips a final batch of one sample (batch statistics need two). */
+    int64_t rest = train->n % cfg->batch;
+    int64_t steps_per_epoch = train->n / cfg->batch + (rest >= 2 || (rest == 1 && train->n < 2));
     int64_t steps_total = steps_per_epoch * cfg->epochs;
     int step_epochs = cfg->step_epochs > 0 ? cfg->step_epochs : (cfg->epochs + 2) / 3;
     shr_schedule sched = {cfg->schedule,
@@ -170,7 +172,7 @@ shr_status shr_train(shr_graph *g, const shr_dataset *train, const shr_dataset *
         if (st == SHR_OK && val) {
             shr_eval_result ev;
             st = shr_evaluate(g, val, 256, &ev);
-            pr.val_accuracy = (float)ev.accuracy;
+            if (st == SHR_OK) pr.val_accuracy = (float)ev.accuracy;
         }
         if (st == SHR_OK && cfg->progress) {
             double el = now_s() - t0;
@@ -182,7 +184,7 @@ shr_status shr_train(shr_graph *g, const shr_dataset *train, const shr_dataset *
         }
     }
     double el = now_s() - t0;
-    if (out) {
+    if (out && st == SHR_OK) {
         out->final_loss = pr.loss;
         out->final_accuracy = pr.accuracy;
         out->val_accuracy = pr.val_accuracy;

@@ -137,8 +137,11 @@ shr_status shr_zoo_build(const char *arch, int in_c, int in_h, int in_w, int n_c
         SHR_TRY(shr_builder_init(&b, in_c, in_h, in_w, seed));
         zoo[i].build(&b, b.g->input, n_classes);
         SHR_TRY(shr_builder_finish(&b, out));
-        free((*out)->arch);
-        (*out)->arch = strdup(arch);
+        if (!((*out)->arch = strdup(arch))) {
+            shr_graph_free(*out);
+            *out = NULL;
+            return shr_fail(SHR_ERR_NOMEM, "out of memory");
+        }
         return SHR_OK;
     }
     return shr_fail(SHR_ERR_INVALID_ARG, "unknown architecture '%s' (choose one of: %s, or use --arch-file)", arch,

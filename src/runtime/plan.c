@@ -41,7 +41,16 @@ static size_t align_up(size_t x) { return (x + SHR_ALIGN - 1) & ~(size_t)(SHR_AL
 static shr_status plan_memory(shr_plan *p) {
     const shr_graph *g = p->g;
     interval *iv = calloc((size_t)g->n_values + 1, sizeof *iv);
-    if (!iv) return shr_fail(SHR_ERR_NOMEM, "out of memory");
+    int *last_use = malloc(((size_t)g->n_values + 1) * sizeof *last_use);
+    if (!iv || !last_use) {
+        free(iv);
+        free(last_use);
+        return shr_fail(SHR_ERR_NOMEM, "out of memory");
+    }
+    for (int v = 0; v < g->n_values; v++) last_use[v] = -1;
+    for (int k = 0; k < g->n_nodes; k++)
+        for (int i = 0; i < g->nodes[k].n_inputs; i++)
+            if (g->nodes[k].inputs[i] >= 0) last_use[g->nodes[k].inputs[i]] = k;
     int n = 0;
     for (int v = 0; v < g->n_values; v++) {
         const shr_value *val = &g->values[v];
@@ -50,16 +59,15 @@ static shr_status plan_memory(shr_plan *p) {
         if (shr_mul_overflow_size((size_t)shr_value_sample_numel(val), (size_t)p->max_batch * sizeof(float), &bytes) ||
             bytes > SHR_MAX_ARENA_BYTES) {
             free(iv);
+            free(last_use);
             return shr_fail(SHR_ERR_LIMIT, "activation '%s' is too large", val->name);
         }
         int start = val->kind == SHR_VALUE_INPUT ? -1 : val->producer;
-        int end = start;
-        for (int k = 0; k < g->n_nodes; k++)
-            for (int i = 0; i < g->nodes[k].n_inputs; i++)
-                if (g->nodes[k].inputs[i] == v && k > end) end = k;
+        int end = last_use[v] > start ? last_use[v] : start;
         if (v == g->output) end = g->n_nodes; /* the result outlives the run */
         iv[n++] = (interval){v, start, end, align_up(bytes)};
     }
+    free(last_use);
     qsort(iv, (size_t)n, sizeof *iv, cmp_bytes_desc);
     size_t total = 0;
     for (int i = 0; i < n; i++) {

@@ -57,10 +57,16 @@ printf 'flatten\nlinear 10\nwobble\n' >"$tmp/bad.txt"
 expect 1 "bad arch file" -- "$cli" train --arch-file "$tmp/bad.txt" --data fashion-mnist --train-limit 50 -o "$tmp/x.shrk"
 [ ! -e "$tmp/x.shrk" ] && ok || bad "a failed train left an output file"
 
-# A failed save must not destroy an existing model.
+# A run that fails late (here: the dataset has no test split) must not replace an existing model.
+mkdir -p "$tmp/trainonly"
+for f in train-images-idx3-ubyte.gz train-labels-idx1-ubyte.gz; do
+  ln -s /usr/share/datasets/fashion-mnist/$f "$tmp/trainonly/$f"
+done
 cp "$tmp/m.shrk" "$tmp/keep.shrk"
-expect 1 "train with bad arch file over an existing model" -- "$cli" train --arch-file "$tmp/bad.txt" --data fashion-mnist -o "$tmp/keep.shrk"
+expect 1 "train on a dataset without a test split" -- "$cli" train --arch mlp --data "$tmp/trainonly" --train-limit 200 --epochs 1 -o "$tmp/keep.shrk"
 cmp -s "$tmp/m.shrk" "$tmp/keep.shrk" && ok || bad "existing model changed by a failed run"
+printf 'relu3: flatten\nlinear 10\nrelu\nlinear 10\n' >"$tmp/dup.txt"
+expect 1 "arch file with a clashing label" -- "$cli" train --arch-file "$tmp/dup.txt" --data fashion-mnist --train-limit 50 -o "$tmp/x.shrk"
 
 expect 0 "version" -- "$cli" --version
 expect 0 "help train" -- "$cli" help train

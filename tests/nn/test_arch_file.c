@@ -67,6 +67,10 @@ static void test_errors(void) {
     expect_error("conv 6 g=4\n", "groups");
     expect_error("bad!: flatten\n", "bad label");
     expect_error("conv 8 k=3 s=99\n", "line 1");
+    expect_error("conv 4 kernel=5\nflatten\nlinear 10\n", "unknown option 'kernel=5'");
+    expect_error("flatten\nlinear 10 20\n", "unexpected word '20'");
+    expect_error("flatten\nrelu now\nlinear 10\n", "line 2: unexpected word");
+    expect_error("conv 8\nlinear 10\n", "line 2: layer");
     char longline[3000];
     memset(longline, 'x', sizeof longline - 1);
     longline[sizeof longline - 1] = '\0';
