@@ -103,7 +103,7 @@ int cli_parse_int_list(const char *s, int *out, int max) {
         long v = strtol(p, &end, 10);
         if (errno || end == p || v < 1 || v > 1000000 || n >= max) return -1;
         out[n++] = (int)v;
-        if (*end == ',') end++;
+        if (*end == ',' && end[1]) end++; /* no empty entries, no trailing comma */
         else if (*end) return -1;
         p = end;
     }

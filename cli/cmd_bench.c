@@ -9,7 +9,7 @@ int cmd_bench(int argc, char **argv) {
     double seconds = 1.0;
     cli_opt opts[] = {
         {"--batch", OPT_STR, &batches, 0, 0},      {"--threads", OPT_INT, &threads, 0, 1024},
-        {"--json", OPT_FLAG, &json, 0, 0},         {"--seconds", OPT_FLOAT, &seconds, 0.01, 600},
+        {"--json", OPT_FLAG, &json, 0, 0},         {"--seconds", OPT_FLOAT, &seconds, 0.01, 60},
     };
     int rc = cli_parse("bench", argc, argv, opts, (int)(sizeof opts / sizeof opts[0]), pos, 1, &n_pos);
     if (rc != CLI_OK) return rc;

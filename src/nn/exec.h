@@ -5,6 +5,10 @@
 
 #include "nn/op.h"
 
+/* The most activation memory a tape or a plan may ask for: a model that needs
+ * more is refused rather than attempted (a hostile file could ask for terabytes). */
+#define SHR_MAX_ACTIVATION_BYTES ((size_t)16 << 30)
+
 /* One tensor per graph value: activations and the input are headers over
  * caller-owned buffers, resized to the current batch; params and buffers
  * point at the graph's own tensors. */

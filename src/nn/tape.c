@@ -38,8 +38,9 @@ static void mark_needs_grad(const shr_graph *g, unsigned char *needs) {
 static shr_status alloc_act(const shr_value *v, int max_batch, float **out) {
     size_t bytes;
     if (shr_mul_overflow_size((size_t)shr_value_sample_numel(v), (size_t)max_batch, &bytes) ||
-        shr_mul_overflow_size(bytes, sizeof(float), &bytes))
-        return shr_fail(SHR_ERR_LIMIT, "activation '%s' is too large", v->name);
+        shr_mul_overflow_size(bytes, sizeof(float), &bytes) || bytes > SHR_MAX_ACTIVATION_BYTES)
+        return shr_fail(SHR_ERR_LIMIT, "activation '%s' needs more than %zu GiB at batch %d", v->name,
+                        SHR_MAX_ACTIVATION_BYTES >> 30, max_batch);
     *out = shr_alloc(bytes);
     if (!*out) return shr_fail(SHR_ERR_NOMEM, "out of memory for activation '%s' (%zu bytes)", v->name, bytes);
     return SHR_OK;

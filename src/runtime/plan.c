@@ -34,9 +34,6 @@ static int cmp_bytes_desc(const void *a, const void *b) {
 
 static size_t align_up(size_t x) { return (x + SHR_ALIGN - 1) & ~(size_t)(SHR_ALIGN - 1); }
 
-/* A model whose activations need more than this is refused rather than
- * attempted (a hostile file could otherwise ask for terabytes). */
-#define SHR_MAX_ARENA_BYTES ((size_t)16 << 30)
 
 static shr_status plan_memory(shr_plan *p) {
     const shr_graph *g = p->g;
@@ -57,7 +54,7 @@ static shr_status plan_memory(shr_plan *p) {
         if (val->kind != SHR_VALUE_INPUT && val->kind != SHR_VALUE_ACT) continue;
         size_t bytes;
         if (shr_mul_overflow_size((size_t)shr_value_sample_numel(val), (size_t)p->max_batch * sizeof(float), &bytes) ||
-            bytes > SHR_MAX_ARENA_BYTES) {
+            bytes > SHR_MAX_ACTIVATION_BYTES) {
             free(iv);
             free(last_use);
             return shr_fail(SHR_ERR_LIMIT, "activation '%s' is too large", val->name);
@@ -85,9 +82,9 @@ static shr_status plan_memory(shr_plan *p) {
             }
         }
         size_t end;
-        if (shr_add_overflow_size(off, iv[i].bytes, &end) || end > SHR_MAX_ARENA_BYTES) {
+        if (shr_add_overflow_size(off, iv[i].bytes, &end) || end > SHR_MAX_ACTIVATION_BYTES) {
             shr_status st = shr_fail(SHR_ERR_LIMIT, "activations need more than %zu GiB at batch %d",
-                                     SHR_MAX_ARENA_BYTES >> 30, p->max_batch);
+                                     SHR_MAX_ACTIVATION_BYTES >> 30, p->max_batch);
             free(iv);
             return st;
         }
