@@ -2,7 +2,10 @@
 # Installs (Debian packages only) what shrink needs to build, test and run its
 # demo; does nothing when everything is present. Usage: install-deps.sh [extra packages...]
 set -euo pipefail
-pkgs=(build-essential cmake pkg-config zlib1g-dev libjansson-dev python3 dataset-fashion-mnist "$@")
+# Library: zlib, jansson; ONNX: protobuf-c + onnx.proto (libonnx-dev) + conformance data;
+# benchmarks only: OpenBLAS (peer sgemm); tests: xmllint (SVG validity), python3-venv (ONNX Runtime interop).
+pkgs=(build-essential cmake pkg-config zlib1g-dev libjansson-dev python3 python3-venv dataset-fashion-mnist
+      libprotobuf-c-dev protobuf-c-compiler libonnx-dev libonnx-testdata libopenblas-dev libxml2-utils "$@")
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -94,6 +94,9 @@ typedef struct shr_train_config {
     uint64_t seed;
     shr_progress_fn progress; /* may be NULL; called every few steps and at each epoch end */
     void *progress_user;
+    /* Internal hooks for methods that train (distillation, pruning masks, QAT):
+     * a struct shr_train_hooks (src/nn/train_hooks.h); NULL for plain training. */
+    const struct shr_train_hooks *hooks;
 } shr_train_config;
 
 shr_train_config shr_train_default(void);

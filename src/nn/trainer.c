@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "nn/tape.h"
+#include "nn/train_hooks.h"
 #include "shrink/train.h"
 
 shr_train_config shr_train_default(void) {
@@ -84,14 +85,21 @@ static shr_status run_epoch(train_run *r, int epoch, int64_t *step, int64_t step
         const shr_tensor *logits;
         SHR_TRY(shr_tape_forward(r->tape, r->x, n, 1, rng_drop, &logits));
         float loss;
-        SHR_TRY(shr_loss_cross_entropy(shr_f32(logits), r->y, n, r->n_out, cfg->label_smoothing, &loss, r->dlogits));
+        const shr_train_hooks *hk = cfg->hooks;
+        if (hk && hk->loss)
+            SHR_TRY(hk->loss(hk->user, r->tape, r->x, r->y, n, shr_f32(logits), r->n_out, &loss, r->dlogits));
+        else
+            SHR_TRY(shr_loss_cross_entropy(shr_f32(logits), r->y, n, r->n_out, cfg->label_smoothing, &loss,
+                                           r->dlogits));
         if (!isfinite(loss))
             return shr_fail(SHR_ERR_INVALID_ARG, "training diverged (loss is %f at step %lld); lower the learning rate",
                             (double)loss, (long long)*step);
         shr_tape_zero_grad(r->tape);
         SHR_TRY(shr_tape_backward(r->tape, r->dlogits));
+        if (hk && hk->after_backward) SHR_TRY(hk->after_backward(hk->user, r->tape, *step));
         float lr = shr_schedule_lr(sched, cfg->optim.lr, *step);
         SHR_TRY(shr_optim_step(r->opt, r->g, r->tape->grad.t, lr, NULL));
+        if (hk && hk->after_step) SHR_TRY(hk->after_step(hk->user, r->g, *step));
         for (int i = 0; i < n; i++) correct += argmax(shr_f32(logits) + (int64_t)i * r->n_out, r->n_out) == r->y[i];
         loss_sum += (double)loss * n;
         seen += n;
@@ -168,6 +176,8 @@ shr_status shr_train(shr_graph *g, const shr_dataset *train, const shr_dataset *
     double t0 = now_s();
     int64_t step = 0, samples = 0;
     for (int e = 0; e < cfg->epochs && st == SHR_OK; e++) {
+        if (cfg->hooks && cfg->hooks->epoch_begin) st = cfg->hooks->epoch_begin(cfg->hooks->user, g, e, cfg->epochs);
+        if (st != SHR_OK) break;
         st = run_epoch(&r, e, &step, steps_total, &sched, &rng_order, &rng_aug, &rng_drop, t0, &samples, &pr);
         if (st == SHR_OK && val) {
             shr_eval_result ev;
