@@ -20,6 +20,13 @@ void shr_gemm_f32_ref(int transA, int transB, int M, int N, int K, float alpha, 
 void shr_gemm_f32_avx2(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
                        const float *B, int ldb, float beta, float *C, int ldc);
 
+/* y[n] = sum_k W[n*ldw + k] * x[k] (+ bias[n] if bias != NULL), n < N: a Linear layer at
+ * batch 1 (W is out x in, row-major). Memory-bound; threads split the rows. Float results
+ * agree with the reference within rounding (different summation order). */
+void shr_gemv_f32(int N, int K, const float *W, long ldw, const float *x, const float *bias, float *y);
+void shr_gemv_f32_ref(int N, int K, const float *W, long ldw, const float *x, const float *bias, float *y);
+void shr_gemv_f32_avx2(int N, int K, const float *W, long ldw, const float *x, const float *bias, float *y);
+
 /* Convolution geometry shared by im2col / col2im. */
 typedef struct shr_conv_geom {
     int C, H, W;       /* input channels (of this group), height, width */
