@@ -130,6 +130,26 @@ void shr_svg_group_begin(shr_svg *s, const char *tooltip) {
 
 void shr_svg_group_end(shr_svg *s) { shr_sb_puts(&s->sb, "</g>\n"); }
 
+void shr_svg_ramp(double v, char buf[8]) {
+    /* Linear from #f7fbff to #08306b: monotone in lightness, readable in grey. */
+    static const int lo[3] = {0xf7, 0xfb, 0xff}, hi[3] = {0x08, 0x30, 0x6b};
+    v = isnan(v) ? 0 : v < 0 ? 0 : v > 1 ? 1 : v;
+    int c[3];
+    for (int i = 0; i < 3; i++) c[i] = (int)lround(lo[i] + v * (hi[i] - lo[i]));
+    snprintf(buf, 8, "#%02x%02x%02x", c[0], c[1], c[2]);
+}
+
+void shr_svg_heatmap(shr_svg *s, double x, double y, double cell_w, double cell_h, const float *v, int rows,
+                     int cols) {
+    for (int r = 0; r < rows; r++)
+        for (int c = 0; c < cols; c++) {
+            float val = v[(size_t)r * (size_t)cols + (size_t)c];
+            char color[8];
+            shr_svg_ramp(val, color);
+            shr_svg_rect(s, x + c * cell_w, y + r * cell_h, cell_w, cell_h, isnan(val) ? "#bbbbbb" : color, NULL);
+        }
+}
+
 const char *shr_svg_palette(int i) {
     /* Okabe-Ito: distinguishable with the common colour-vision deficiencies. */
     static const char *pal[] = {"#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000"};

@@ -44,6 +44,14 @@ void shr_svg_text(shr_svg *s, double x, double y, const char *text, double size,
 void shr_svg_group_begin(shr_svg *s, const char *tooltip);
 void shr_svg_group_end(shr_svg *s);
 
+/* A rows x cols grid of cells (row-major values in 0..1, e.g. the density of
+ * each weight block) drawn from (x, y), each cell cell_w x cell_h, shaded from
+ * white (0) to dark blue (1); NaN cells are grey. Values outside 0..1 are clamped. */
+void shr_svg_heatmap(shr_svg *s, double x, double y, double cell_w, double cell_h, const float *v, int rows,
+                     int cols);
+/* The heatmap's colour for a value in 0..1 ("#rrggbb" into buf[8]). */
+void shr_svg_ramp(double v, char buf[8]);
+
 /* The i-th colour of a colour-blind-safe palette (cycles). */
 const char *shr_svg_palette(int i);
 

@@ -138,6 +138,29 @@ static void test_plot(void) {
     free(out);
 }
 
+static void test_heatmap(void) {
+    char c[8];
+    shr_svg_ramp(0, c);
+    CHECK(strcmp(c, "#f7fbff") == 0);
+    shr_svg_ramp(1, c);
+    CHECK(strcmp(c, "#08306b") == 0);
+    shr_svg_ramp(7, c); /* clamped */
+    CHECK(strcmp(c, "#08306b") == 0);
+    float v[6] = {0, 1, NAN, 0.5f, 1, 0};
+    shr_svg s;
+    shr_svg_begin(&s, 100, 100);
+    shr_svg_heatmap(&s, 10, 20, 5, 4, v, 2, 3);
+    char *out = NULL;
+    CHECK_OK(shr_svg_end(&s, &out));
+    if (!out) return;
+    CHECK(count(out, "<rect") == 7); /* background + 6 cells */
+    CHECK(count(out, "fill=\"#08306b\"") == 2);
+    CHECK(count(out, "fill=\"#bbbbbb\"") == 1);
+    CHECK(strstr(out, "x=\"20\" y=\"24\" width=\"5\" height=\"4\" fill=\"#f7fbff\"")); /* row 1, col 2 */
+    CHECK(xml_check(out) == NULL);
+    free(out);
+}
+
 static void test_palette(void) {
     CHECK(strcmp(shr_svg_palette(0), shr_svg_palette(7)) == 0);
     CHECK(strcmp(shr_svg_palette(0), shr_svg_palette(1)) != 0);
@@ -150,6 +173,7 @@ int main(void) {
     RUN(test_escaping_and_shapes);
     RUN(test_checker_can_fail);
     RUN(test_plot);
+    RUN(test_heatmap);
     RUN(test_palette);
     return test_summary();
 }
