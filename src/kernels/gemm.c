@@ -9,9 +9,8 @@
 #include "core/cpu.h"
 #include "kernels/gemm_internal.h"
 #include "kernels/kernels.h"
+#include "shrink/tensor.h"
 
-typedef void (*gemm_fn)(int, int, int, int, int, float, const float *, int, const float *, int, float, float *,
-                        int);
 
 /* Below this many multiply-adds a second thread saves less than the fork/join costs. */
 #define PAR_MIN_WORK 2.0e5
@@ -54,10 +53,20 @@ static double split_cost(int by_cols, int parts, int transB, int M, int N, int K
     return worst;
 }
 
-void shr_gemm_f32(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
-                  const float *B, int ldb, float beta, float *C, int ldc) {
-    if (M <= 0 || N <= 0) return;
-    gemm_fn fn = shr_cpu_has_avx2_fma() ? shr_gemm_f32_avx2 : shr_gemm_f32_ref;
+typedef void (*gemm_ex_fn)(int, int, int, int, int, float, const float *, int, const float *, int, float, float *,
+                           int, const shr_gemm_epilogue *);
+
+/* The epilogue of a sub-block of C starting at row r0, column c0. */
+static const shr_gemm_epilogue *ep_shift(const shr_gemm_epilogue *ep, int r0, int c0, shr_gemm_epilogue *tmp) {
+    if (!ep) return NULL;
+    *tmp = *ep;
+    if (ep->bias) tmp->bias = ep->bias + (ep->bias_per_row ? r0 : c0);
+    return tmp;
+}
+
+/* Runs fn over bands of C on the OpenMP threads (or all of C on this thread). */
+static void gemm_threaded(gemm_ex_fn fn, int transA, int transB, int M, int N, int K, float alpha, const float *A,
+                          int lda, const float *B, int ldb, float beta, float *C, int ldc, const shr_gemm_epilogue *ep) {
 #ifdef _OPENMP
     int nthr = omp_in_parallel() ? 1 : omp_get_max_threads();
     if (nthr > MAX_PARTS) nthr = MAX_PARTS;
@@ -71,19 +80,61 @@ void shr_gemm_f32(int transA, int transB, int M, int N, int K, float alpha, cons
 #pragma omp parallel for schedule(static) num_threads(parts)
             for (int p = 0; p < parts; p++) {
                 int lo, hi;
+                shr_gemm_epilogue tmp;
                 if (by_cols) {
                     band(N, COL_STEP, parts, p, &lo, &hi);
                     const float *Bp = transB ? B + (long)lo * ldb : B + lo;
-                    fn(transA, transB, M, hi - lo, K, alpha, A, lda, Bp, ldb, beta, C + lo, ldc);
+                    fn(transA, transB, M, hi - lo, K, alpha, A, lda, Bp, ldb, beta, C + lo, ldc, ep_shift(ep, 0, lo, &tmp));
                 } else {
                     band(M, ROW_STEP, parts, p, &lo, &hi);
                     const float *Ap = transA ? A + lo : A + (long)lo * lda;
-                    fn(transA, transB, hi - lo, N, K, alpha, Ap, lda, B, ldb, beta, C + (long)lo * ldc, ldc);
+                    fn(transA, transB, hi - lo, N, K, alpha, Ap, lda, B, ldb, beta, C + (long)lo * ldc, ldc,
+                       ep_shift(ep, lo, 0, &tmp));
                 }
             }
             return;
         }
     }
 #endif
-    fn(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    fn(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, ep);
+}
+
+/* Narrow outputs (a classifier's 10 columns) waste most of each 16-wide micro-tile; the
+ * transposed problem C^T = op(B)^T op(A)^T fills the tiles, and is computed into scratch
+ * and transposed back. Each element still follows the same summation sequence, so the
+ * result is bit-identical to the direct path. Only for beta == 0 (C is not read). */
+#define NARROW_N 12
+#define NARROW_MAX_FLOATS (1 << 20)
+
+static int gemm_narrow(gemm_ex_fn fn, int transA, int transB, int M, int N, int K, float alpha, const float *A,
+                       int lda, const float *B, int ldb, float *C, int ldc, const shr_gemm_epilogue *ep) {
+    if ((long)M * N > NARROW_MAX_FLOATS) return 0;
+    float *T = shr_alloc((size_t)M * N * sizeof *T);
+    if (!T) return 0;
+    shr_gemm_epilogue tep;
+    if (ep) {
+        tep = *ep;
+        tep.bias_per_row = !ep->bias_per_row;
+    }
+    gemm_threaded(fn, !transB, !transA, N, M, K, alpha, B, ldb, A, lda, 0.0f, T, M, ep ? &tep : NULL);
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < N; j++) C[(long)i * ldc + j] = T[(long)j * M + i];
+    shr_free(T);
+    return 1;
+}
+
+void shr_gemm_f32_ex(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
+                     const float *B, int ldb, float beta, float *C, int ldc, const shr_gemm_epilogue *ep) {
+    if (M <= 0 || N <= 0) return;
+    int avx2 = shr_cpu_has_avx2_fma();
+    gemm_ex_fn fn = avx2 ? shr_gemm_f32_ex_avx2 : shr_gemm_f32_ex_ref;
+    if (avx2 && beta == 0.0f && N <= NARROW_N && M >= 4 * N && K > 0 &&
+        gemm_narrow(fn, transA, transB, M, N, K, alpha, A, lda, B, ldb, C, ldc, ep))
+        return;
+    gemm_threaded(fn, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, ep);
+}
+
+void shr_gemm_f32(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
+                  const float *B, int ldb, float beta, float *C, int ldc) {
+    shr_gemm_f32_ex(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, NULL);
 }

@@ -12,7 +12,8 @@
  * ascending within each K block, then C = fma(alpha, acc, beta' * C) (first block
  * beta' = beta, or C = alpha * acc when beta == 0; later blocks beta' = 1). That sequence
  * does not depend on M, N, the output sub-rectangle or whether B was packed, so splitting
- * C over threads never changes a bit of the result. */
+ * C over threads never changes a bit of the result. The epilogue (bias, clamp) is applied
+ * by the micro-kernel's store of the last K block, while the tile is still in registers. */
 #include <immintrin.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,21 +45,45 @@
         if (nv > 1) x1 = _mm256_fmadd_ps(av, b1, x1);                                          \
     }
 
-/* C row = alpha * acc (beta == 0: C is not read) or fma(alpha, acc, beta * C). */
+/* Epilogue of one tile (last K block only): bc = 16 readable column-bias floats for this
+ * tile or NULL; br = the tile's first row bias or NULL; then clamp to [lo, hi]. */
+typedef struct tile_ep {
+    const float *bc, *br;
+    float lo, hi;
+} tile_ep;
+
+/* max(lo, x) / min(hi, x) return x when x is NaN (the second operand), like the reference. */
+static inline __attribute__((always_inline)) __m256 ep_apply(__m256 r, const tile_ep *te, int i, int v) {
+    if (te->bc) r = _mm256_add_ps(r, _mm256_loadu_ps(te->bc + 8 * v));
+    if (te->br) r = _mm256_add_ps(r, _mm256_set1_ps(te->br[i]));
+    r = _mm256_max_ps(_mm256_set1_ps(te->lo), r);
+    return _mm256_min_ps(_mm256_set1_ps(te->hi), r);
+}
+
+/* C row i = alpha * acc (beta == 0: C is not read) or fma(alpha, acc, beta * C), then the
+ * epilogue when te != NULL. */
 static inline __attribute__((always_inline)) void ukr_store(const int nv, float *c, __m256 x0, __m256 x1,
-                                                            __m256 va, __m256 vb, int beta0) {
+                                                            __m256 va, __m256 vb, int beta0, const tile_ep *te,
+                                                            int i) {
+    __m256 r0, r1 = x1;
     if (beta0) {
-        _mm256_storeu_ps(c, _mm256_mul_ps(va, x0));
-        if (nv > 1) _mm256_storeu_ps(c + 8, _mm256_mul_ps(va, x1));
+        r0 = _mm256_mul_ps(va, x0);
+        if (nv > 1) r1 = _mm256_mul_ps(va, x1);
     } else {
-        _mm256_storeu_ps(c, _mm256_fmadd_ps(va, x0, _mm256_mul_ps(vb, _mm256_loadu_ps(c))));
-        if (nv > 1) _mm256_storeu_ps(c + 8, _mm256_fmadd_ps(va, x1, _mm256_mul_ps(vb, _mm256_loadu_ps(c + 8))));
+        r0 = _mm256_fmadd_ps(va, x0, _mm256_mul_ps(vb, _mm256_loadu_ps(c)));
+        if (nv > 1) r1 = _mm256_fmadd_ps(va, x1, _mm256_mul_ps(vb, _mm256_loadu_ps(c + 8)));
     }
+    if (te) {
+        r0 = ep_apply(r0, te, i, 0);
+        if (nv > 1) r1 = ep_apply(r1, te, i, 1);
+    }
+    _mm256_storeu_ps(c, r0);
+    if (nv > 1) _mm256_storeu_ps(c + 8, r1);
 }
 
 static inline __attribute__((always_inline)) void ukr_body(const int mr, const int nv, int kc, const float *a,
                                                            const float *b, long rsb, float *c, long ldc,
-                                                           float alpha, float beta) {
+                                                           float alpha, float beta, const tile_ep *te) {
     __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
     __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
     for (int i = 0; i < mr; i++) _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
@@ -76,20 +101,20 @@ static inline __attribute__((always_inline)) void ukr_body(const int mr, const i
     }
     __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
     int beta0 = beta == 0.0f;
-    if (mr > 0) ukr_store(nv, c, c00, c01, va, vb, beta0);
-    if (mr > 1) ukr_store(nv, c + ldc, c10, c11, va, vb, beta0);
-    if (mr > 2) ukr_store(nv, c + 2 * ldc, c20, c21, va, vb, beta0);
-    if (mr > 3) ukr_store(nv, c + 3 * ldc, c30, c31, va, vb, beta0);
-    if (mr > 4) ukr_store(nv, c + 4 * ldc, c40, c41, va, vb, beta0);
-    if (mr > 5) ukr_store(nv, c + 5 * ldc, c50, c51, va, vb, beta0);
+    if (mr > 0) ukr_store(nv, c, c00, c01, va, vb, beta0, te, 0);
+    if (mr > 1) ukr_store(nv, c + ldc, c10, c11, va, vb, beta0, te, 1);
+    if (mr > 2) ukr_store(nv, c + 2 * ldc, c20, c21, va, vb, beta0, te, 2);
+    if (mr > 3) ukr_store(nv, c + 3 * ldc, c30, c31, va, vb, beta0, te, 3);
+    if (mr > 4) ukr_store(nv, c + 4 * ldc, c40, c41, va, vb, beta0, te, 4);
+    if (mr > 5) ukr_store(nv, c + 5 * ldc, c50, c51, va, vb, beta0, te, 5);
 }
 
-typedef void (*ukr_fn)(int, const float *, const float *, long, float *, long, float, float);
+typedef void (*ukr_fn)(int, const float *, const float *, long, float *, long, float, float, const tile_ep *);
 
 #define UKR_INSTANCE(m, nv)                                                                    \
     static void ukr_##m##x##nv(int kc, const float *a, const float *b, long rsb, float *c, long ldc, \
-                               float alpha, float beta) {                                      \
-        ukr_body(m, nv, kc, a, b, rsb, c, ldc, alpha, beta);                                   \
+                               float alpha, float beta, const tile_ep *te) {                   \
+        ukr_body(m, nv, kc, a, b, rsb, c, ldc, alpha, beta, te);                               \
     }
 UKR_INSTANCE(1, 1)
 UKR_INSTANCE(2, 1)
@@ -111,19 +136,27 @@ static const ukr_fn ukr_table[2][MR] = {{ukr_1x1, ukr_2x1, ukr_3x1, ukr_4x1, ukr
 /* Any tile up to 6x16: the narrowest kernel that covers it; columns that are not a whole
  * vector go through a scratch copy of C (b is a zero-padded packed strip there). */
 static void ukr_tile(int mr, int nr, int kc, const float *a, const float *b, long rsb, float *c, long ldc,
-                     float alpha, float beta) {
+                     float alpha, float beta, const tile_ep *te) {
     int nv = nr > 8 ? 2 : 1;
     ukr_fn f = ukr_table[nv - 1][mr - 1];
     if (nr == 8 * nv) {
-        f(kc, a, b, rsb, c, ldc, alpha, beta);
+        f(kc, a, b, rsb, c, ldc, alpha, beta, te);
         return;
+    }
+    float bc[NR] = {0};
+    tile_ep tp;
+    if (te && te->bc) { /* the kernel reads whole vectors of column bias */
+        memcpy(bc, te->bc, (size_t)nr * sizeof *bc);
+        tp = *te;
+        tp.bc = bc;
+        te = &tp;
     }
     float t[MR * NR];
     if (beta != 0.0f) { /* the kernel reads whole vectors of t: no indeterminate lanes */
         memset(t, 0, sizeof t);
         for (int i = 0; i < mr; i++) memcpy(t + i * NR, c + i * ldc, (size_t)nr * sizeof *t);
     }
-    f(kc, a, b, rsb, t, NR, alpha, beta);
+    f(kc, a, b, rsb, t, NR, alpha, beta, te);
     for (int i = 0; i < mr; i++) memcpy(c + i * ldc, t + i * NR, (size_t)nr * sizeof *t);
 }
 
@@ -273,6 +306,7 @@ typedef struct gemm_args {
     const float *A, *B;
     long lda, ldb, ldc;
     float *C;
+    const shr_gemm_epilogue *ep;
 } gemm_args;
 
 /* Packed strip for columns jr..jr+15 of the current panel; with direct_b only the
@@ -289,6 +323,7 @@ static void gemm_blocked(const gemm_args *g, int kcb, int mcap, int ncap, int di
         for (int pc = 0; pc < g->K; pc += kcb) {
             int kc = g->K - pc < kcb ? g->K - pc : kcb;
             float beta = pc == 0 ? g->beta : 1.0f;
+            int last = pc + kc >= g->K;
             for (int jr = 0; jr < nc; jr += NR) {
                 int nr = nc - jr < NR ? nc - jr : NR;
                 if (!direct_b || nr < NR)
@@ -309,10 +344,19 @@ static void gemm_blocked(const gemm_args *g, int kcb, int mcap, int ncap, int di
                         int mr = mc - ir < MR ? mc - ir : MR;
                         const float *a = ap + (long)ir * kc;
                         float *c = g->C + (long)(ic + ir) * g->ldc + jc + jr;
+                        tile_ep te, *tep = NULL;
+                        if (last && g->ep) {
+                            const float *bias = g->ep->bias;
+                            te.bc = bias && !g->ep->bias_per_row ? bias + jc + jr : NULL;
+                            te.br = bias && g->ep->bias_per_row ? bias + ic + ir : NULL;
+                            te.lo = g->ep->lo;
+                            te.hi = g->ep->hi;
+                            tep = &te;
+                        }
                         if (mr == MR && nr == NR)
-                            ukr_6x2(kc, a, b, rsb, c, g->ldc, g->alpha, beta);
+                            ukr_6x2(kc, a, b, rsb, c, g->ldc, g->alpha, beta, tep);
                         else
-                            ukr_tile(mr, nr, kc, a, b, rsb, c, g->ldc, g->alpha, beta);
+                            ukr_tile(mr, nr, kc, a, b, rsb, c, g->ldc, g->alpha, beta, tep);
                     }
                 }
             }
@@ -320,13 +364,19 @@ static void gemm_blocked(const gemm_args *g, int kcb, int mcap, int ncap, int di
     }
 }
 
-static void scale_c(int M, int N, float beta, float *C, long ldc) {
+/* K == 0: C = beta * C, then the epilogue. */
+static void scale_c(int M, int N, float beta, float *C, long ldc, const shr_gemm_epilogue *ep) {
     for (int i = 0; i < M; i++) {
         float *c = C + (long)i * ldc;
-        if (beta == 0.0f)
-            memset(c, 0, (size_t)N * sizeof *c);
-        else
-            for (int j = 0; j < N; j++) c[j] *= beta;
+        for (int j = 0; j < N; j++) {
+            float v = beta == 0.0f ? 0.0f : c[j] * beta;
+            if (ep) {
+                if (ep->bias) v += ep->bias[ep->bias_per_row ? i : j];
+                v = v < ep->lo ? ep->lo : v;
+                v = v > ep->hi ? ep->hi : v;
+            }
+            c[j] = v;
+        }
     }
 }
 
@@ -334,12 +384,17 @@ static int round_up(int x, int m) { return (x + m - 1) / m * m; }
 
 void shr_gemm_f32_avx2(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
                        const float *B, int ldb, float beta, float *C, int ldc) {
+    shr_gemm_f32_ex_avx2(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, NULL);
+}
+
+void shr_gemm_f32_ex_avx2(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
+                          const float *B, int ldb, float beta, float *C, int ldc, const shr_gemm_epilogue *ep) {
     if (M <= 0 || N <= 0) return;
     if (K <= 0) {
-        scale_c(M, N, beta, C, ldc);
+        scale_c(M, N, beta, C, ldc, ep);
         return;
     }
-    gemm_args g = {transA, transB, M, N, K, alpha, beta, A, B, lda, ldb, ldc, C};
+    gemm_args g = {transA, transB, M, N, K, alpha, beta, A, B, lda, ldb, ldc, C, ep};
     /* Equal K blocks, from K alone: the summation order must not depend on M or N. */
     int nkb = (K + KC - 1) / KC;
     int kcb = (K + nkb - 1) / nkb;

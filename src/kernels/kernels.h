@@ -20,6 +20,24 @@ void shr_gemm_f32_ref(int transA, int transB, int M, int N, int K, float alpha, 
 void shr_gemm_f32_avx2(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
                        const float *B, int ldb, float beta, float *C, int ldc);
 
+/* Fused epilogue, applied to each C element after alpha * acc + beta * C:
+ *   c = clamp(c + bias, lo, hi)
+ * bias is per row of C (bias_per_row = 1: the conv layout W * col) or per column (0: the
+ * Linear layout X * W^T), NULL for none. ReLU is [0, INFINITY], ReLU6 [0, 6], none
+ * [-INFINITY, INFINITY]. NaN passes through the clamp unchanged. */
+typedef struct shr_gemm_epilogue {
+    const float *bias;
+    int bias_per_row;
+    float lo, hi;
+} shr_gemm_epilogue;
+/* shr_gemm_f32 with an epilogue (ep == NULL: none). Same determinism guarantees. */
+void shr_gemm_f32_ex(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
+                     const float *B, int ldb, float beta, float *C, int ldc, const shr_gemm_epilogue *ep);
+void shr_gemm_f32_ex_ref(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
+                         const float *B, int ldb, float beta, float *C, int ldc, const shr_gemm_epilogue *ep);
+void shr_gemm_f32_ex_avx2(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
+                          const float *B, int ldb, float beta, float *C, int ldc, const shr_gemm_epilogue *ep);
+
 /* y[n] = sum_k W[n*ldw + k] * x[k] (+ bias[n] if bias != NULL), n < N: a Linear layer at
  * batch 1 (W is out x in, row-major). Memory-bound; threads split the rows. Float results
  * agree with the reference within rounding (different summation order). */
