@@ -60,6 +60,16 @@ typedef struct shr_conv_geom {
 void shr_im2col_f32(const shr_conv_geom *g, const float *x, float *col, int ldcol);
 /* The adjoint: x[...] += col[...] (accumulates). */
 void shr_col2im_f32(const shr_conv_geom *g, const float *col, int ldcol, float *x);
+/* Depthwise convolution of one (image, channel) plane: y (OH, OW) = clamp(bias + sum over
+ * the KH x KW taps w[kh*KW + kw] * x (H, W) at the geometry g (g->C is ignored), lo, hi).
+ * Floats within rounding of the reference (FMA vs separate multiply-add). */
+void shr_dwconv_plane_f32(const shr_conv_geom *g, const float *x, const float *w, float bias, float lo, float hi,
+                          float *y);
+void shr_dwconv_plane_f32_ref(const shr_conv_geom *g, const float *x, const float *w, float bias, float lo, float hi,
+                              float *y);
+void shr_dwconv_plane_f32_avx2(const shr_conv_geom *g, const float *x, const float *w, float bias, float lo, float hi,
+                               float *y);
+
 /* Plain references of the two (bit-identical results). */
 void shr_im2col_f32_ref(const shr_conv_geom *g, const float *x, float *col, int ldcol);
 void shr_col2im_f32_ref(const shr_conv_geom *g, const float *col, int ldcol, float *x);

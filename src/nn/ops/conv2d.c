@@ -4,12 +4,13 @@
  * General path: per group, im2col (or x itself for 1x1/stride 1/no pad) then one GEMM
  *   y_g (OC/G, nb*OH*OW) = W_g (OC/G, C/G*KH*KW) * col (C/G*KH*KW, nb*OH*OW),
  * where small planes put nb images side by side so the GEMM stays wide.
- * Depthwise path (G == C == OC): direct loops over each plane.
+ * Depthwise path (G == C == OC): the direct plane kernel (kernels/depthwise*.c).
  *
  * Threading: images are split into `parts` contiguous static chunks, one OpenMP
  * thread each (GEMM then runs single-threaded inside); with one part the GEMM
  * threads itself. dW is accumulated into one partial buffer per part and the
  * partials are summed in part order, so results depend only on the thread count. */
+#include <math.h>
 #include <stdlib.h>
 
 #include "kernels/kernels.h"
@@ -301,28 +302,7 @@ static void conv_bwd_range(const conv_cfg *c, const shr_conv_geom *geo, const fl
 /* ---- depthwise path (G == C == OC): direct loops per (image, channel) plane ----
  * Inner loops run along an output row (omp simd: -O2 alone leaves them scalar). */
 
-/* One plane: x (H, W), taps w (KH, KW) -> y (OH, OW) = bias + correlation. */
-static void dw_plane_fwd(const conv_cfg *c, const float *x, const float *w, float bias, float *y) {
-    const int SW = c->SW;
-    for (int p = 0; p < c->P; p++) y[p] = bias;
-    for (int kh = 0; kh < c->KH; kh++) {
-        int offh = kh * c->DH - c->PT, oh0, oh1;
-        shr_win_range(c->H, c->SH, offh, c->OH, &oh0, &oh1);
-        for (int kw = 0; kw < c->KW; kw++) {
-            int offw = kw * c->DW - c->PL, ow0, ow1;
-            shr_win_range(c->W, c->SW, offw, c->OW, &ow0, &ow1);
-            float wv = w[kh * c->KW + kw];
-            for (int oh = oh0; oh < oh1; oh++) {
-                const float *xr = x + (size_t)(oh * c->SH + offh) * c->W;
-                float *yr = y + (size_t)oh * c->OW;
-#pragma omp simd
-                for (int ow = ow0; ow < ow1; ow++) yr[ow] += wv * xr[ow * SW + offw];
-            }
-        }
-    }
-}
-
-/* The adjoint of dw_plane_fwd in x: dx (H, W) += taps scattered by dy (OH, OW). */
+/* The adjoint of the forward plane kernel (shr_dwconv_plane_f32) in x: dx (H, W) += taps scattered by dy (OH, OW). */
 static void dw_plane_bwd_x(const conv_cfg *c, const float *dy, const float *w, float *dx) {
     const int SW = c->SW;
     for (int kh = 0; kh < c->KH; kh++) {
@@ -383,11 +363,12 @@ static shr_status conv_forward(shr_op_io *io) {
 
     if (c.depthwise) {
         int64_t planes = (int64_t)N * c.C;
+        shr_conv_geom geo = conv_geom(&c);
 #pragma omp parallel for schedule(static)
         for (int64_t q = 0; q < planes; q++) {
             int ch = (int)(q % c.C);
-            dw_plane_fwd(&c, x + (size_t)q * c.H * c.W, w + (size_t)ch * c.KH * c.KW, b ? b[ch] : 0.0f,
-                         y + (size_t)q * c.P);
+            shr_dwconv_plane_f32(&geo, x + (size_t)q * c.H * c.W, w + (size_t)ch * c.KH * c.KW, b ? b[ch] : 0.0f,
+                                 -INFINITY, INFINITY, y + (size_t)q * c.P);
         }
         return SHR_OK;
     }
