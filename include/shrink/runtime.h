@@ -21,6 +21,8 @@ void shr_plan_free(shr_plan *p);
 shr_status shr_plan_run(shr_plan *p, const float *x, int n, const float **out);
 /* Bytes of the activation arena (after liveness-based reuse). */
 size_t shr_plan_arena_bytes(const shr_plan *p);
+/* How many activations (ReLU / ReLU6) were fused into the preceding Linear / Conv2d. */
+int shr_plan_fused_count(const shr_plan *p);
 /* Number of output features per sample. */
 int64_t shr_plan_output_size(const shr_plan *p);
 

@@ -49,17 +49,26 @@ void shr_value_table_bind(shr_value_table *vt, int v, void *data, int n) {
     h->data = data;
 }
 
-shr_status shr_exec_forward(shr_value_table *vt, int k, int training, void **state, shr_rng *rng) {
+static shr_status exec_node(shr_value_table *vt, int k, int training, void **state, shr_rng *rng, int fused, float lo,
+                            float hi) {
     const shr_graph *g = vt->g;
     const shr_node *node = &g->nodes[k];
     shr_tensor *in_small[8];
     shr_tensor **in = node->n_inputs <= 8 ? in_small : malloc((size_t)node->n_inputs * sizeof *in);
     if (!in) return shr_fail(SHR_ERR_NOMEM, "out of memory");
     for (int i = 0; i < node->n_inputs; i++) in[i] = node->inputs[i] >= 0 ? vt->t[node->inputs[i]] : NULL;
-    shr_op_io io = {g, node, training, in, vt->t[node->output], state, rng};
+    shr_op_io io = {g, node, training, in, vt->t[node->output], state, rng, fused, lo, hi};
     shr_status st = shr_op_def_get(node->op)->forward(&io);
     if (in != in_small) free(in);
     return st;
+}
+
+shr_status shr_exec_forward(shr_value_table *vt, int k, int training, void **state, shr_rng *rng) {
+    return exec_node(vt, k, training, state, rng, 0, 0.0f, 0.0f);
+}
+
+shr_status shr_exec_forward_fused(shr_value_table *vt, int k, void **state, float lo, float hi) {
+    return exec_node(vt, k, 0, state, NULL, 1, lo, hi);
 }
 
 void shr_exec_free_states(const shr_graph *g, void **states) {

@@ -27,6 +27,8 @@ int64_t shr_value_sample_numel(const shr_value *v);
 
 /* Runs node k's forward over the table. */
 shr_status shr_exec_forward(shr_value_table *vt, int k, int training, void **state, shr_rng *rng);
+/* The same with an activation clamp fused into node k (Linear / Conv2d; see shr_op_io). */
+shr_status shr_exec_forward_fused(shr_value_table *vt, int k, void **state, float lo, float hi);
 /* Frees node states (one per node) with each op's free_state. */
 void shr_exec_free_states(const shr_graph *g, void **states);
 

@@ -19,6 +19,10 @@ typedef struct shr_op_io {
     shr_tensor *out;     /* preallocated, shape = inferred shape with the actual batch */
     void **state;        /* per-node cache slot (starts NULL), for the backward pass */
     shr_rng *rng;        /* for dropout; NULL in eval mode */
+    /* Inference plans fuse a following ReLU/ReLU6 into Linear and Conv2d: when act_fused
+     * is set, those ops clamp their output to [act_lo, act_hi] (other ops never see it). */
+    int act_fused;
+    float act_lo, act_hi;
 } shr_op_io;
 
 typedef struct shr_op_def {

@@ -139,7 +139,7 @@ shr_status shr_tape_backward(shr_tape *t, const float *dout) {
             din[i] = v >= 0 ? t->grad.t[v] : NULL;
             in[i] = v >= 0 ? t->act.t[v] : NULL;
         }
-        shr_op_io io = {g, node, t->training, in, t->act.t[node->output], &t->state[k], NULL};
+        shr_op_io io = {g, node, t->training, in, t->act.t[node->output], &t->state[k], NULL, 0, 0.0f, 0.0f};
         shr_status st = def->backward(&io, dy, din);
         if (din != din_small) free(din);
         if (in != in_small) free(in);

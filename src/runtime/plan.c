@@ -1,7 +1,11 @@
 /* Inference plan: eval-mode execution with one activation arena. Each
  * activation gets an arena offset; two activations share bytes only if their
  * lifetimes (producer .. last consumer) do not overlap (greedy first-fit by
- * decreasing size). */
+ * decreasing size).
+ * Fusion: a ReLU / ReLU6 whose input is a Linear or Conv2d output used by nothing else
+ * is folded into that op's epilogue (a clamp); the activation node is skipped and its
+ * output aliases the producer's buffer. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,7 +22,36 @@ struct shr_plan {
     size_t arena_bytes;
     unsigned char *arena;
     void **state;      /* per node op scratch */
+    unsigned char *skip; /* per node: folded into its producer */
+    float *fuse_lo, *fuse_hi; /* per node: clamp fused into this node (lo <= hi), else lo > hi */
+    int *alias;        /* per value: the value whose buffer it shares, or -1 */
+    int n_fused;
 };
+
+/* Marks foldable (Linear|Conv2d) -> (ReLU|ReLU6) pairs. */
+static void plan_fusion(shr_plan *p) {
+    const shr_graph *g = p->g;
+    for (int v = 0; v < g->n_values; v++) p->alias[v] = -1;
+    for (int k = 0; k < g->n_nodes; k++) p->fuse_lo[k] = 1.0f, p->fuse_hi[k] = 0.0f;
+    for (int j = 0; j < g->n_nodes; j++) {
+        const shr_node *act = &g->nodes[j];
+        if ((act->op != SHR_OP_RELU && act->op != SHR_OP_RELU6) || act->n_inputs < 1) continue;
+        int v = act->inputs[0];
+        if (v < 0 || v == g->output || g->values[v].kind != SHR_VALUE_ACT) continue;
+        int k = g->values[v].producer;
+        if (k < 0 || (g->nodes[k].op != SHR_OP_LINEAR && g->nodes[k].op != SHR_OP_CONV2D) || p->skip[k]) continue;
+        if (p->fuse_lo[k] <= p->fuse_hi[k]) continue;
+        int uses = 0;
+        for (int n = 0; n < g->n_nodes; n++)
+            for (int i = 0; i < g->nodes[n].n_inputs; i++) uses += g->nodes[n].inputs[i] == v;
+        if (uses != 1) continue;
+        p->fuse_lo[k] = 0.0f;
+        p->fuse_hi[k] = act->op == SHR_OP_RELU6 ? 6.0f : INFINITY;
+        p->skip[j] = 1;
+        p->alias[act->output] = v;
+        p->n_fused++;
+    }
+}
 
 typedef struct interval {
     int value;
@@ -48,10 +81,19 @@ static shr_status plan_memory(shr_plan *p) {
     for (int k = 0; k < g->n_nodes; k++)
         for (int i = 0; i < g->nodes[k].n_inputs; i++)
             if (g->nodes[k].inputs[i] >= 0) last_use[g->nodes[k].inputs[i]] = k;
+    /* An aliased value lives in its source's buffer: the source lives as long as both. */
+    for (int v = 0; v < g->n_values; v++) {
+        int src = p->alias[v];
+        if (src < 0) continue;
+        int end = v == g->output ? g->n_nodes : last_use[v];
+        if (end > last_use[src]) last_use[src] = end;
+        if (v == g->output) last_use[src] = g->n_nodes;
+    }
     int n = 0;
     for (int v = 0; v < g->n_values; v++) {
         const shr_value *val = &g->values[v];
         if (val->kind != SHR_VALUE_INPUT && val->kind != SHR_VALUE_ACT) continue;
+        if (p->alias[v] >= 0) continue;
         size_t bytes;
         if (shr_mul_overflow_size((size_t)shr_value_sample_numel(val), (size_t)p->max_batch * sizeof(float), &bytes) ||
             bytes > SHR_MAX_ACTIVATION_BYTES) {
@@ -62,6 +104,7 @@ static shr_status plan_memory(shr_plan *p) {
         int start = val->kind == SHR_VALUE_INPUT ? -1 : val->producer;
         int end = last_use[v] > start ? last_use[v] : start;
         if (v == g->output) end = g->n_nodes; /* the result outlives the run */
+        if (last_use[v] == g->n_nodes) end = g->n_nodes; /* aliased by the output */
         iv[n++] = (interval){v, start, end, align_up(bytes)};
     }
     free(last_use);
@@ -92,6 +135,8 @@ static shr_status plan_memory(shr_plan *p) {
         if (end > total) total = end;
     }
     free(iv);
+    for (int v = 0; v < g->n_values; v++)
+        if (p->alias[v] >= 0) p->offset[v] = p->offset[p->alias[v]];
     p->arena_bytes = total;
     return SHR_OK;
 }
@@ -102,6 +147,10 @@ void shr_plan_free(shr_plan *p) {
     shr_value_table_free(&p->vt);
     free(p->offset);
     free(p->state);
+    free(p->skip);
+    free(p->fuse_lo);
+    free(p->fuse_hi);
+    free(p->alias);
     shr_free(p->arena);
     free(p);
 }
@@ -115,8 +164,16 @@ shr_status shr_plan_create(const shr_graph *g, int max_batch, shr_plan **out) {
     p->max_batch = max_batch;
     p->offset = calloc((size_t)g->n_values + 1, sizeof *p->offset);
     p->state = calloc((size_t)g->n_nodes + 1, sizeof *p->state);
-    shr_status st = (p->offset && p->state) ? shr_value_table_init(&p->vt, g) : shr_fail(SHR_ERR_NOMEM, "out of memory");
-    if (st == SHR_OK) st = plan_memory(p);
+    p->skip = calloc((size_t)g->n_nodes + 1, 1);
+    p->fuse_lo = calloc((size_t)g->n_nodes + 1, sizeof *p->fuse_lo);
+    p->fuse_hi = calloc((size_t)g->n_nodes + 1, sizeof *p->fuse_hi);
+    p->alias = calloc((size_t)g->n_values + 1, sizeof *p->alias);
+    int ok = p->offset && p->state && p->skip && p->fuse_lo && p->fuse_hi && p->alias;
+    shr_status st = ok ? shr_value_table_init(&p->vt, g) : shr_fail(SHR_ERR_NOMEM, "out of memory");
+    if (st == SHR_OK) {
+        plan_fusion(p);
+        st = plan_memory(p);
+    }
     if (st == SHR_OK && !(p->arena = shr_alloc(p->arena_bytes)))
         st = shr_fail(SHR_ERR_NOMEM, "out of memory for a %zu-byte activation arena", p->arena_bytes);
     if (st != SHR_OK) {
@@ -137,11 +194,19 @@ shr_status shr_plan_run(shr_plan *p, const float *x, int n, const float **out) {
     }
     const shr_tensor *in = p->vt.t[g->input];
     memcpy(in->data, x, in->nbytes);
-    for (int k = 0; k < g->n_nodes; k++) SHR_TRY(shr_exec_forward(&p->vt, k, 0, &p->state[k], NULL));
+    for (int k = 0; k < g->n_nodes; k++) {
+        if (p->skip[k]) continue;
+        if (p->fuse_lo[k] <= p->fuse_hi[k])
+            SHR_TRY(shr_exec_forward_fused(&p->vt, k, &p->state[k], p->fuse_lo[k], p->fuse_hi[k]));
+        else
+            SHR_TRY(shr_exec_forward(&p->vt, k, 0, &p->state[k], NULL));
+    }
     *out = (const float *)p->vt.t[g->output]->data;
     return SHR_OK;
 }
 
 size_t shr_plan_arena_bytes(const shr_plan *p) { return p->arena_bytes; }
+
+int shr_plan_fused_count(const shr_plan *p) { return p->n_fused; }
 
 int64_t shr_plan_output_size(const shr_plan *p) { return shr_value_sample_numel(&p->g->values[p->g->output]); }

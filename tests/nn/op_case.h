@@ -93,12 +93,12 @@ static inline void case_free(op_case *c) {
 }
 
 static inline shr_status run_fwd(op_case *c) {
-    shr_op_io io = {c->g, &c->g->nodes[c->node], c->training, c->in, c->out, &c->state, c->rng};
+    shr_op_io io = {c->g, &c->g->nodes[c->node], c->training, c->in, c->out, &c->state, c->rng, 0, 0.0f, 0.0f};
     return c->def->forward(&io);
 }
 
 static inline shr_status run_bwd(op_case *c, const shr_tensor *dout, shr_tensor *const *din) {
-    shr_op_io io = {c->g, &c->g->nodes[c->node], c->training, c->in, c->out, &c->state, NULL};
+    shr_op_io io = {c->g, &c->g->nodes[c->node], c->training, c->in, c->out, &c->state, NULL, 0, 0.0f, 0.0f};
     return c->def->backward(&io, dout, din);
 }
 

@@ -319,7 +319,7 @@ static void test_conv_partial_io(void) {
         shr_tensor *y0, *R = conv_setup(&c, &specs[k], &r);
         CHECK_OK(run_fwd(&c));
         CHECK_OK(shr_tensor_clone(&y0, c.out));
-        shr_op_io io = {c.g, &c.g->nodes[c.node], 1, c.in, c.out, NULL, NULL};
+        shr_op_io io = {c.g, &c.g->nodes[c.node], 1, c.in, c.out, NULL, NULL, 0, 0.0f, 0.0f};
         memset(shr_f32(c.out), 0, c.out->nbytes);
         CHECK_OK(shr_op_conv2d.forward(&io));
         CHECK_MSG(memcmp(shr_f32(c.out), shr_f32(y0), y0->nbytes) == 0, "spec %d: forward without state", k);

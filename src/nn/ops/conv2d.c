@@ -213,31 +213,26 @@ static const float *conv_columns(const conv_cfg *c, const shr_conv_geom *geo, co
     return col;
 }
 
-/* nbc images: x (nbc, C, H, W) -> y (nbc, OC, OH, OW). */
+/* nbc images: x (nbc, C, H, W) -> y (nbc, OC, OH, OW) = clamp(W * col + b, lo, hi), the
+ * bias and clamp applied in the GEMM's epilogue. */
 static void conv_fwd_chunk(const conv_cfg *c, const shr_conv_geom *geo, const float *x, const float *w,
-                           const float *b, float *y, int nbc, float *col, float *tmp) {
+                           const float *b, float lo, float hi, float *y, int nbc, float *col, float *tmp) {
     size_t ys = (size_t)c->OC * c->P;
     int ld = nbc * c->P;
     for (int g = 0; g < c->G; g++) {
         const float *B = conv_columns(c, geo, x, g, nbc, col);
         const float *wg = w + (size_t)g * c->OCg * c->K;
         float *yg = y + (size_t)g * c->OCg * c->P;
+        shr_gemm_epilogue ep = {b ? b + g * c->OCg : NULL, 1, lo, hi};
         if (nbc == 1) {
-            if (b)
-                for (int o = 0; o < c->OCg; o++) {
-                    float bv = b[g * c->OCg + o], *yr = yg + (size_t)o * c->P;
-                    for (int p = 0; p < c->P; p++) yr[p] = bv;
-                }
-            shr_gemm_f32(0, 0, c->OCg, c->P, c->K, 1.0f, wg, c->K, B, c->P, b ? 1.0f : 0.0f, yg, c->P);
+            shr_gemm_f32_ex(0, 0, c->OCg, c->P, c->K, 1.0f, wg, c->K, B, c->P, 0.0f, yg, c->P, &ep);
             continue;
         }
-        shr_gemm_f32(0, 0, c->OCg, ld, c->K, 1.0f, wg, c->K, B, ld, 0.0f, tmp, ld);
+        shr_gemm_f32_ex(0, 0, c->OCg, ld, c->K, 1.0f, wg, c->K, B, ld, 0.0f, tmp, ld, &ep);
         for (int i = 0; i < nbc; i++)
-            for (int o = 0; o < c->OCg; o++) {
-                const float *src = tmp + (size_t)o * ld + (size_t)i * c->P;
-                float bv = b ? b[g * c->OCg + o] : 0.0f, *dst = yg + i * ys + (size_t)o * c->P;
-                for (int p = 0; p < c->P; p++) dst[p] = src[p] + bv;
-            }
+            for (int o = 0; o < c->OCg; o++)
+                memcpy(yg + i * ys + (size_t)o * c->P, tmp + (size_t)o * ld + (size_t)i * c->P,
+                       (size_t)c->P * sizeof *yg);
     }
 }
 
@@ -283,11 +278,12 @@ static void conv_bwd_chunk(const conv_cfg *c, const shr_conv_geom *geo, const fl
 /* Images [n0, n1) of the batch in chunks of nb; scr is this part's scratch (columns,
  * then the staging matrix), NULL when neither is needed. */
 static void conv_fwd_range(const conv_cfg *c, const shr_conv_geom *geo, const float *x, const float *w,
-                           const float *b, float *y, int n0, int n1, int nb, float *scr, size_t colsz) {
+                           const float *b, float lo, float hi, float *y, int n0, int n1, int nb, float *scr,
+                           size_t colsz) {
     size_t xs = (size_t)c->C * c->H * c->W, ys = (size_t)c->OC * c->P;
     float *tmp = scr ? scr + colsz : NULL;
     for (int i = n0; i < n1; i += nb)
-        conv_fwd_chunk(c, geo, x + i * xs, w, b, y + i * ys, n1 - i < nb ? n1 - i : nb, scr, tmp);
+        conv_fwd_chunk(c, geo, x + i * xs, w, b, lo, hi, y + i * ys, n1 - i < nb ? n1 - i : nb, scr, tmp);
 }
 
 static void conv_bwd_range(const conv_cfg *c, const shr_conv_geom *geo, const float *x, const float *w,
@@ -360,6 +356,7 @@ static shr_status conv_forward(shr_op_io *io) {
     int N = (int)xt->shape[0];
     const float *x = shr_f32(xt), *w = shr_f32(io->in[1]), *b = bt ? shr_f32(bt) : NULL;
     float *y = shr_f32(io->out);
+    float lo = io->act_fused ? io->act_lo : -INFINITY, hi = io->act_fused ? io->act_hi : INFINITY;
 
     if (c.depthwise) {
         int64_t planes = (int64_t)N * c.C;
@@ -367,8 +364,8 @@ static shr_status conv_forward(shr_op_io *io) {
 #pragma omp parallel for schedule(static)
         for (int64_t q = 0; q < planes; q++) {
             int ch = (int)(q % c.C);
-            shr_dwconv_plane_f32(&geo, x + (size_t)q * c.H * c.W, w + (size_t)ch * c.KH * c.KW, b ? b[ch] : 0.0f,
-                                 -INFINITY, INFINITY, y + (size_t)q * c.P);
+            shr_dwconv_plane_f32(&geo, x + (size_t)q * c.H * c.W, w + (size_t)ch * c.KH * c.KW, b ? b[ch] : 0.0f, lo,
+                                 hi, y + (size_t)q * c.P);
         }
         return SHR_OK;
     }
@@ -383,11 +380,11 @@ static shr_status conv_forward(shr_op_io *io) {
         /* A serial loop when parts == 1: even an inactive parallel region slows the
          * GEMM inside it measurably. */
         if (parts == 1) {
-            conv_fwd_range(&c, &geo, x, w, b, y, 0, N, nb, st->col, colsz);
+            conv_fwd_range(&c, &geo, x, w, b, lo, hi, y, 0, N, nb, st->col, colsz);
         } else {
 #pragma omp parallel for schedule(static) num_threads(parts)
             for (int t = 0; t < parts; t++)
-                conv_fwd_range(&c, &geo, x, w, b, y, part_begin(N, parts, t), part_begin(N, parts, t + 1), nb,
+                conv_fwd_range(&c, &geo, x, w, b, lo, hi, y, part_begin(N, parts, t), part_begin(N, parts, t + 1), nb,
                                scr ? st->col + (size_t)t * scr : NULL, colsz);
         }
     }

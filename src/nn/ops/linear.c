@@ -1,5 +1,7 @@
 /* Linear (fully connected): x (N, in), W (out, in), optional b (out) -> y (N, out),
  * y = x W^T + b. All row-major; forward and each gradient is one GEMM. */
+#include <math.h>
+
 #include "kernels/kernels.h"
 #include "nn/ops/ops_util.h"
 
@@ -22,16 +24,22 @@ static shr_status linear_infer(const shr_graph *g, const shr_node *n, int *ndim,
     return SHR_OK;
 }
 
+/* Batch 1 is a GEMV (memory-bound: the weights are read once, no packing); larger
+ * batches one GEMM with bias (and a fused activation clamp) in its epilogue. */
 static shr_status linear_forward(shr_op_io *io) {
     const shr_tensor *x = io->in[0], *w = io->in[1];
     const shr_tensor *b = io->node->n_inputs > 2 ? io->in[2] : NULL;
     int N = (int)x->shape[0], in = (int)x->shape[1], out = (int)w->shape[0];
     float *y = shr_f32(io->out);
-    if (b) {
-        const float *bp = shr_f32(b);
-        for (int i = 0; i < N; i++) memcpy(y + (size_t)i * out, bp, (size_t)out * sizeof *y);
+    const float *bp = b ? shr_f32(b) : NULL;
+    float lo = io->act_fused ? io->act_lo : -INFINITY, hi = io->act_fused ? io->act_hi : INFINITY;
+    if (N == 1) {
+        shr_gemv_f32(out, in, shr_f32(w), in, shr_f32(x), bp, y);
+        if (io->act_fused) shr_clamp_f32(y, out, lo, hi);
+        return SHR_OK;
     }
-    shr_gemm_f32(0, 1, N, out, in, 1.0f, shr_f32(x), in, shr_f32(w), in, b ? 1.0f : 0.0f, y, out);
+    shr_gemm_epilogue ep = {bp, 0, lo, hi};
+    shr_gemm_f32_ex(0, 1, N, out, in, 1.0f, shr_f32(x), in, shr_f32(w), in, 0.0f, y, out, &ep);
     return SHR_OK;
 }
 

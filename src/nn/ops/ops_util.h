@@ -64,6 +64,15 @@ static inline void shr_win_range(int L, int S, int off, int O, int *lo, int *hi)
     *hi = h;
 }
 
+/* x = clamp(x, lo, hi) in place (NaN stays NaN): a fused activation applied after a kernel
+ * without an epilogue. */
+static inline void shr_clamp_f32(float *x, int64_t n, float lo, float hi) {
+    for (int64_t i = 0; i < n; i++) {
+        float v = x[i] < lo ? lo : x[i];
+        x[i] = v > hi ? hi : v;
+    }
+}
+
 /* Grows a 64-byte aligned float scratch buffer to at least n elements (contents lost). */
 static inline shr_status shr_scratch_reserve(float **buf, size_t *cap, size_t n) {
     if (n <= *cap) return SHR_OK;
