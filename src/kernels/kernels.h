@@ -70,7 +70,9 @@ void shr_dwconv_plane_f32_ref(const shr_conv_geom *g, const float *x, const floa
 void shr_dwconv_plane_f32_avx2(const shr_conv_geom *g, const float *x, const float *w, float bias, float lo, float hi,
                                float *y);
 
-/* Plain references of the two (bit-identical results). */
+/* Plain references of the two, and the vectorized builds (bit-identical results). */
+void shr_im2col_f32_avx2(const shr_conv_geom *g, const float *x, float *col, int ldcol);
+void shr_col2im_f32_avx2(const shr_conv_geom *g, const float *col, int ldcol, float *x);
 void shr_im2col_f32_ref(const shr_conv_geom *g, const float *x, float *col, int ldcol);
 void shr_col2im_f32_ref(const shr_conv_geom *g, const float *col, int ldcol, float *x);
 
