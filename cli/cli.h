@@ -54,5 +54,7 @@ int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_prune(int argc, char **argv);
+int cmd_sensitivity(int argc, char **argv);
 
 #endif

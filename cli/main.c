@@ -57,6 +57,35 @@ static const command commands[] = {
      "Warms up, then times rounds of runs until the median moves by less than 1% and at\n"
      "least S seconds (default 1) passed per batch size. JSON: results[] with batch,\n"
      "latency_ms_p50/p90/p99, samples_per_s; peak_rss_bytes.\n"},
+    {"prune", cmd_prune, "prune weights, units, channels or blocks; fine-tune with the masks held",
+     "usage: shrink prune MODEL.shrk --method M --sparsity S --data DATA -o OUT.shrk [options]\n"
+     "\n"
+     "  --method M             magnitude | global | neuron | channel | layer | nm (see docs/prune.md)\n"
+     "  --sparsity S           magnitude: fraction of each weight tensor zeroed; global: fraction of all\n"
+     "                         params that are zero; neuron/channel: fraction of units/channels removed\n"
+     "                         (the model is rebuilt smaller); layer: fraction of residual blocks removed;\n"
+     "                         auto (magnitude): per-layer picks from a sensitivity analysis\n"
+     "  --max-drop X           with --sparsity auto: accuracy budget before fine-tuning (default 0.01)\n"
+     "  --nm N:M               nm: keep N of every M input weights (default 2:4)\n"
+     "  --importance I         neuron/channel: l1 | l2 | bn | taylor | connections (default l1, neuron l2)\n"
+     "  --exclude LAYER[,..]   never prune these layers (repeatable)\n"
+     "  --exclude-first / --exclude-last   leave the first / last linear or conv layer dense\n"
+     "  --max-layer-sparsity X global: no layer beyond X\n"
+     "  --schedule S           oneshot | iterative | gradual (default oneshot)\n"
+     "  --epochs N             fine-tune epochs (also --finetune-epochs; default 0)\n"
+     "  --cycles K             iterative: prune/fine-tune cycles (default 3)\n"
+     "  --start-epoch E --end-epoch E --frequency F --initial-sparsity S   gradual (Zhu & Gupta)\n"
+     "  --lr X --optimizer NAME --weight-decay X --batch B   fine-tuning (default lr: half of train's)\n"
+     "  --data-batches N       taylor / layer importance: batches of training data (default 4)\n"
+     "  --train-limit N --test-limit N --seed S --threads T\n"
+     "  --json                 one JSON object: sparsity, params, nonzero_params, accuracy_before,\n"
+     "                         accuracy_after, file_bytes, layers[] (per-layer sparsity)\n"},
+    {"sensitivity", cmd_sensitivity, "accuracy per layer at each pruning sparsity (table, JSON, SVG)",
+     "usage: shrink sensitivity MODEL.shrk --data DATA [--sparsities 0.3,...,0.95] [--plot F.svg]\n"
+     "                          [--test-limit N] [--batch B] [--threads T] [--json]\n"
+     "\n"
+     "Magnitude-prunes one linear/conv layer at a time to each sparsity and evaluates on the test\n"
+     "split. JSON: baseline_accuracy, sparsities[], layers[] with name, params, accuracy[], drop[].\n"},
 };
 #define N_COMMANDS ((int)(sizeof commands / sizeof commands[0]))
 

@@ -145,6 +145,8 @@ typedef struct shr_sensitivity {
     float *sparsity;     /* the sparsities tried */
     double baseline;     /* accuracy of the unpruned model */
     double *accuracy;    /* n_layers x n_sparsities: accuracy with only that layer pruned */
+    float *chosen;       /* shr_prune_auto: the sparsity picked per layer */
+    double chosen_accuracy; /* shr_prune_auto: accuracy with every layer at its pick (before fine-tuning) */
 } shr_sensitivity;
 
 /* Magnitude-prunes one layer at a time to each sparsity and evaluates on d. */
@@ -153,6 +155,12 @@ shr_status shr_prune_sensitivity(const shr_graph *g, const shr_dataset *d, const
 void shr_sensitivity_free(shr_sensitivity *s);
 /* Per layer, the largest sparsity whose accuracy drop is at most max_drop (0 if none). */
 void shr_sensitivity_pick(const shr_sensitivity *s, double max_drop, float *per_layer);
+/* Per-layer sparsities under an accuracy budget: the sensitivity on d, each layer's
+ * pick (shr_sensitivity_pick), then every layer one step lower at a time until the
+ * model with all picks applied together loses at most max_drop on d as well.
+ * Magnitude-prune with targets {layer[i], chosen[i]}. */
+shr_status shr_prune_auto(const shr_graph *g, const shr_dataset *d, const float *sparsities, int n, double max_drop,
+                          int batch, shr_sensitivity **out);
 
 #ifdef __cplusplus
 }

@@ -14,6 +14,7 @@ void shr_sensitivity_free(shr_sensitivity *s) {
     free(s->params);
     free(s->sparsity);
     free(s->accuracy);
+    free(s->chosen);
     free(s);
 }
 
@@ -24,9 +25,10 @@ static shr_status alloc_result(int n_layers, int n, shr_sensitivity **out) {
     s->params = calloc((size_t)n_layers + 1, sizeof *s->params);
     s->sparsity = calloc((size_t)n, sizeof *s->sparsity);
     s->accuracy = calloc((size_t)n_layers * (size_t)n + 1, sizeof *s->accuracy);
+    s->chosen = calloc((size_t)n_layers + 1, sizeof *s->chosen);
     s->n_layers = n_layers;
     s->n_sparsities = n;
-    if (!s->layer || !s->params || !s->sparsity || !s->accuracy) {
+    if (!s->layer || !s->params || !s->sparsity || !s->accuracy || !s->chosen) {
         shr_sensitivity_free(s);
         return shr_fail(SHR_ERR_NOMEM, "out of memory");
     }
@@ -110,4 +112,61 @@ void shr_sensitivity_pick(const shr_sensitivity *s, double max_drop, float *per_
             if (ok && s->sparsity[j] > per_layer[i]) per_layer[i] = s->sparsity[j];
         }
     }
+}
+
+/* Accuracy of g with every layer magnitude-pruned to s->chosen. */
+static shr_status combined_accuracy(const shr_graph *g, const shr_sensitivity *s, const shr_dataset *d, int batch,
+                                    double *acc) {
+    shr_prune_layer_target *t = malloc(((size_t)s->n_layers + 1) * sizeof *t);
+    if (!t) return shr_fail(SHR_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < s->n_layers; i++) t[i] = (shr_prune_layer_target){s->layer[i], s->chosen[i]};
+    shr_graph *work = NULL;
+    shr_prune_masks *m = NULL;
+    shr_prune_config cfg = shr_prune_default();
+    cfg.sparsity = 0.0f;
+    cfg.layers = t;
+    cfg.n_layers = s->n_layers;
+    shr_eval_result ev;
+    shr_status st = shr_graph_clone(&work, g);
+    if (st == SHR_OK) st = shr_prune_masks_create(work, &m);
+    if (st == SHR_OK) st = shr_prune_unstructured(work, &cfg, m);
+    if (st == SHR_OK) st = shr_evaluate(work, d, batch, &ev);
+    if (st == SHR_OK) *acc = ev.accuracy;
+    shr_prune_masks_free(m);
+    shr_graph_free(work);
+    free(t);
+    return st;
+}
+
+/* The largest tried sparsity below s (0 if none). */
+static float step_down(const shr_sensitivity *s, float cur) {
+    float best = 0.0f;
+    for (int j = 0; j < s->n_sparsities; j++)
+        if (s->sparsity[j] < cur && s->sparsity[j] > best) best = s->sparsity[j];
+    return best;
+}
+
+shr_status shr_prune_auto(const shr_graph *g, const shr_dataset *d, const float *sparsities, int n, double max_drop,
+                          int batch, shr_sensitivity **out) {
+    if (!(max_drop >= 0.0 && max_drop <= 1.0))
+        return shr_fail(SHR_ERR_INVALID_ARG, "accuracy budget %g is outside 0..1", max_drop);
+    SHR_TRY(shr_prune_sensitivity(g, d, sparsities, n, batch, out));
+    shr_sensitivity *s = *out;
+    shr_sensitivity_pick(s, max_drop, s->chosen);
+    shr_status st = SHR_OK;
+    for (int round = 0; round <= n && st == SHR_OK; round++) {
+        st = combined_accuracy(g, s, d, batch, &s->chosen_accuracy);
+        if (st != SHR_OK || s->baseline - s->chosen_accuracy <= max_drop) break;
+        int any = 0;
+        for (int i = 0; i < s->n_layers; i++) {
+            any |= s->chosen[i] > 0.0f;
+            s->chosen[i] = step_down(s, s->chosen[i]);
+        }
+        if (!any) break;
+    }
+    if (st != SHR_OK) {
+        shr_sensitivity_free(s);
+        *out = NULL;
+    }
+    return st;
 }
