@@ -56,5 +56,6 @@ int cmd_inspect(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_prune(int argc, char **argv);
 int cmd_sensitivity(int argc, char **argv);
+int cmd_compare(int argc, char **argv);
 
 #endif

@@ -1,5 +1,6 @@
 /* shrink inspect: what a model file holds — layers, parameters, FLOPs, lineage. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -21,6 +22,22 @@ static json_t *shape_json(const shr_value *v) {
     json_t *a = json_array();
     for (int d = 0; d < v->ndim; d++) json_array_append_new(a, json_integer(v->shape[d]));
     return a;
+}
+
+/* Lineage: the chain in short, this file's hash (what a model derived from it
+ * records as source=sha256:...), then every step with its options. */
+static void print_lineage(const shr_graph *g, const char *path) {
+    char *chain = NULL, hex[65];
+    if (shr_lineage_summary(g->lineage, &chain) == SHR_OK) printf("\nlineage     %s\n", chain);
+    free(chain);
+    if (shr_file_sha256(path, hex) == SHR_OK) printf("sha256      %s\n", hex);
+    int step = 0;
+    for (const char *s = g->lineage; s && *s;) {
+        const char *e = strchr(s, '\n');
+        int len = e ? (int)(e - s) : (int)strlen(s);
+        printf("  %d. %.*s\n", ++step, len, s);
+        s += len + (e ? 1 : 0);
+    }
 }
 
 static void print_text(const shr_graph *g, const char *path, int64_t bytes) {
@@ -45,7 +62,7 @@ static void print_text(const shr_graph *g, const char *path, int64_t bytes) {
         printf("%-24s %-15s %-20s %10lld %10lld %6s %12lld\n", n->name, shr_op_name(n->op), shape, (long long)params,
                (long long)nz, params ? dtype : "-", (long long)shr_node_flops(g, k));
     }
-    if (g->lineage) printf("\nlineage:\n%s", g->lineage);
+    print_lineage(g, path);
 }
 
 static json_t *to_json(const shr_graph *g, const char *path, int64_t bytes) {
@@ -93,6 +110,10 @@ static json_t *to_json(const shr_graph *g, const char *path, int64_t bytes) {
         }
     }
     json_object_set_new(o, "lineage", lin);
+    char *chain = NULL, hex[65];
+    if (shr_lineage_summary(g->lineage, &chain) == SHR_OK) json_object_set_new(o, "lineage_summary", json_string(chain));
+    free(chain);
+    if (shr_file_sha256(path, hex) == SHR_OK) json_object_set_new(o, "sha256", json_string(hex));
     return o;
 }
 

@@ -81,10 +81,13 @@ static int configure(const train_args *a, shr_train_config *cfg) {
 }
 
 static void lineage_text(char *step, size_t size, const train_args *a, const shr_train_config *cfg) {
-    snprintf(step, size,
-             "train arch=%s data=%s epochs=%d batch=%d optimizer=%s lr=%g schedule=%s weight_decay=%g seed=%lld",
-             a->arch_file ? a->arch_file : a->arch, a->data, cfg->epochs, cfg->batch, a->optimizer,
-             (double)cfg->optim.lr, a->schedule, (double)cfg->optim.weight_decay, (long long)a->seed);
+    int n = snprintf(step, size,
+                     "train arch=%s data=%s epochs=%d batch=%d optimizer=%s lr=%g schedule=%s weight_decay=%g seed=%lld",
+                     a->arch_file ? a->arch_file : a->arch, a->data, cfg->epochs, cfg->batch, a->optimizer,
+                     (double)cfg->optim.lr, a->schedule, (double)cfg->optim.weight_decay, (long long)a->seed);
+    /* A subset trains a different model: say so. */
+    if (n > 0 && (size_t)n < size && a->train_limit > 0)
+        snprintf(step + n, size - (size_t)n, " train_limit=%lld", (long long)a->train_limit);
 }
 
 static int run(train_args *a) {

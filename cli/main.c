@@ -57,6 +57,18 @@ static const command commands[] = {
      "Warms up, then times rounds of runs until the median moves by less than 1% and at\n"
      "least S seconds (default 1) passed per batch size. JSON: results[] with batch,\n"
      "latency_ms_p50/p90/p99, samples_per_s; peak_rss_bytes.\n"},
+    {"compare", cmd_compare, "models side by side: size, FLOPs, accuracy, latency, memory; plots and HTML",
+     "usage: shrink compare MODEL... --data DATA [--reference M] [--batch 1,64] [--markdown|--csv|--json]\n"
+     "                      [--plot F.svg] [--html F.html] [--test-limit N] [--threads T] [--seconds S]\n"
+     "\n"
+     "Measures every model: file size and ratio to the reference (the first model, or --reference M),\n"
+     "params, non-zeros, effective FLOPs (linear/conv scaled by weight density), weight bytes, activation\n"
+     "arena, peak RSS (a fresh process per model), test accuracy and its change in points, and latency\n"
+     "p50/p99 per --batch size with speedup and samples/s. Latency: warm-up, then rounds with the models\n"
+     "interleaved until every median is stable and has S seconds (default 1) of runs; the spread of the\n"
+     "round medians is reported as noise. Rows marked S / L are Pareto-optimal in accuracy vs file size /\n"
+     "latency. --json prints an array, one object per model. --plot writes accuracy vs size and vs latency;\n"
+     "--html one self-contained page with the table, the plots, lineage and per-layer sparsity.\n"},
     {"prune", cmd_prune, "prune weights, units, channels or blocks; fine-tune with the masks held",
      "usage: shrink prune MODEL.shrk --method M --sparsity S --data DATA -o OUT.shrk [options]\n"
      "\n"

@@ -210,6 +210,9 @@ int shr_graph_find_node(const shr_graph *g, const char *name) {
 }
 
 shr_status shr_graph_add_lineage(shr_graph *g, const char *step) {
+    /* One step per line: a newline inside would split it into two steps. */
+    if (!step || !step[0] || strpbrk(step, "\r\n"))
+        return shr_fail(SHR_ERR_INVALID_ARG, "lineage: a step must be one non-empty line");
     size_t old = g->lineage ? strlen(g->lineage) : 0, add = strlen(step);
     char *s = realloc(g->lineage, old + add + 2);
     if (!s) return shr_fail(SHR_ERR_NOMEM, "out of memory");

@@ -1,15 +1,18 @@
-/* Latency harness: warm-up, then timed rounds until the median is stable. */
+/* Latency harness: warm-up, then timed rounds until the median is stable.
+ * The timer is stepped a round at a time so compare can interleave models. */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "core/error.h"
 #include "nn/exec.h"
-#include "shrink/report.h"
+#include "report/bench_internal.h"
 #include "shrink/rng.h"
-#include "shrink/runtime.h"
 
-static double now_s(void) {
+enum { MAX_RUNS = 200000, ROUND_MIN_RUNS = 5 };
+
+double shr_bench_now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
@@ -26,59 +29,155 @@ static double percentile(const double *sorted, int n, double q) {
     return sorted[lo] + (pos - lo) * (sorted[hi] - sorted[lo]);
 }
 
-static double median_of(const double *t, int n, double *scratch) {
-    for (int i = 0; i < n; i++) scratch[i] = t[i];
-    qsort(scratch, (size_t)n, sizeof *scratch, cmp_double);
-    return percentile(scratch, n, 0.5);
+/* Median of t[0..n) without reordering t; NAN if n == 0 or out of memory. */
+static double median_of(const double *t, int n) {
+    double *s = n > 0 ? malloc((size_t)n * sizeof *s) : NULL;
+    if (!s) return NAN;
+    memcpy(s, t, (size_t)n * sizeof *s);
+    qsort(s, (size_t)n, sizeof *s, cmp_double);
+    double m = percentile(s, n, 0.5);
+    free(s);
+    return m;
+}
+
+static int grow(double **p, int *cap, int need) {
+    if (need <= *cap) return 1;
+    int c = *cap ? *cap : 256;
+    while (c < need) c *= 2;
+    double *q = realloc(*p, (size_t)c * sizeof *q);
+    if (!q) return 0;
+    *p = q;
+    *cap = c;
+    return 1;
+}
+
+shr_status shr_bench_timer_begin(shr_bench_timer *b, const shr_graph *g, int batch, double warm_s) {
+    memset(b, 0, sizeof *b);
+    if (batch < 1) return shr_fail(SHR_ERR_INVALID_ARG, "bench: batch must be >= 1 (got %d)", batch);
+    b->batch = batch;
+    b->prev_median = -1;
+    SHR_TRY(shr_plan_create(g, batch, &b->plan));
+    int64_t in_n = shr_value_sample_numel(&g->values[g->input]) * batch;
+    b->x = shr_alloc((size_t)in_n * sizeof(float));
+    if (!b->x) {
+        shr_bench_timer_end(b);
+        return shr_fail(SHR_ERR_NOMEM, "bench: out of memory for a batch of %d inputs", batch);
+    }
+    shr_rng rng;
+    shr_rng_seed(&rng, 7);
+    for (int64_t i = 0; i < in_n; i++) b->x[i] = shr_rng_normal(&rng);
+    /* Warm-up: caches, page faults, lazily allocated op scratch. */
+    const float *y;
+    double start = shr_bench_now();
+    for (int i = 0; i < 3 || shr_bench_now() - start < warm_s; i++) {
+        shr_status st = shr_plan_run(b->plan, b->x, batch, &y);
+        if (st != SHR_OK) {
+            shr_bench_timer_end(b);
+            return st;
+        }
+    }
+    return SHR_OK;
+}
+
+shr_status shr_bench_timer_round(shr_bench_timer *b, double round_s) {
+    const float *y;
+    int first = b->n;
+    double round_start = shr_bench_now();
+    do {
+        if (b->n >= MAX_RUNS) break;
+        if (!grow(&b->t, &b->cap, b->n + 1)) return shr_fail(SHR_ERR_NOMEM, "bench: out of memory");
+        double a = shr_bench_now();
+        SHR_TRY(shr_plan_run(b->plan, b->x, b->batch, &y));
+        double dt = shr_bench_now() - a;
+        b->t[b->n++] = dt;
+        b->timed_s += dt;
+    } while (shr_bench_now() - round_start < round_s || b->n - first < ROUND_MIN_RUNS);
+    if (b->n == first) return SHR_OK; /* run cap reached: nothing new */
+    if (!grow(&b->medians, &b->cap_rounds, b->n_rounds + 1)) return shr_fail(SHR_ERR_NOMEM, "bench: out of memory");
+    b->medians[b->n_rounds++] = median_of(b->t + first, b->n - first);
+    double m = median_of(b->t, b->n);
+    if (isnan(m)) return shr_fail(SHR_ERR_NOMEM, "bench: out of memory");
+    b->stable = b->prev_median > 0 && fabs(m - b->prev_median) <= 0.01 * m;
+    b->prev_median = m;
+    return SHR_OK;
+}
+
+void shr_bench_timer_result(const shr_bench_timer *b, shr_bench_result *out) {
+    memset(out, 0, sizeof *out);
+    out->batch = b->batch;
+    out->arena_bytes = shr_plan_arena_bytes(b->plan);
+    out->runs = b->n;
+    out->rounds = b->n_rounds;
+    double *s = b->n > 0 ? malloc((size_t)b->n * sizeof *s) : NULL;
+    if (!s) {
+        out->p50_ms = out->p90_ms = out->p99_ms = out->min_ms = out->max_ms = out->noise_pct = NAN;
+        return;
+    }
+    for (int i = 0; i < b->n; i++) s[i] = b->t[i] * 1e3;
+    qsort(s, (size_t)b->n, sizeof *s, cmp_double);
+    out->p50_ms = percentile(s, b->n, 0.50);
+    out->p90_ms = percentile(s, b->n, 0.90);
+    out->p99_ms = percentile(s, b->n, 0.99);
+    out->min_ms = s[0];
+    out->max_ms = s[b->n - 1];
+    out->samples_per_s = out->p50_ms > 0 ? b->batch / (out->p50_ms * 1e-3) : 0;
+    double lo = INFINITY, hi = -INFINITY;
+    for (int r = 0; r < b->n_rounds; r++) {
+        lo = fmin(lo, b->medians[r] * 1e3);
+        hi = fmax(hi, b->medians[r] * 1e3);
+    }
+    out->noise_pct = b->n_rounds >= 2 && out->p50_ms > 0 ? 100 * (hi - lo) / out->p50_ms : NAN;
+    free(s);
+}
+
+void shr_bench_timer_end(shr_bench_timer *b) {
+    shr_plan_free(b->plan);
+    shr_free(b->x);
+    free(b->t);
+    free(b->medians);
+    memset(b, 0, sizeof *b);
 }
 
 shr_status shr_bench_latency(const shr_graph *g, int batch, double min_seconds, shr_bench_result *out) {
-    enum { MAX_RUNS = 200000 };
-    shr_plan *plan;
-    SHR_TRY(shr_plan_create(g, batch, &plan));
-    int64_t in_n = shr_value_sample_numel(&g->values[g->input]) * batch;
-    float *x = shr_alloc((size_t)in_n * sizeof(float));
-    double *t = malloc(MAX_RUNS * sizeof *t), *scratch = malloc(MAX_RUNS * sizeof *scratch);
-    shr_status st = (x && t && scratch) ? SHR_OK : shr_fail(SHR_ERR_NOMEM, "out of memory");
-    shr_rng rng;
-    shr_rng_seed(&rng, 7);
-    for (int64_t i = 0; st == SHR_OK && i < in_n; i++) x[i] = shr_rng_normal(&rng);
-    const float *y;
-    double start = now_s();
-    /* Warm-up: caches, page faults, lazily allocated op scratch. */
-    for (int i = 0; st == SHR_OK && (i < 3 || now_s() - start < 0.1 * min_seconds); i++)
-        st = shr_plan_run(plan, x, batch, &y);
-    int n = 0;
-    double prev_median = -1, t0 = now_s();
+    shr_bench_timer b;
+    SHR_TRY(shr_bench_timer_begin(&b, g, batch, 0.1 * min_seconds));
+    shr_status st = SHR_OK;
+    double t0 = shr_bench_now();
+    while ((st = shr_bench_timer_round(&b, 0.05)) == SHR_OK) {
+        double el = shr_bench_now() - t0;
+        if ((b.stable && el >= min_seconds) || el >= 10 * min_seconds || b.n >= MAX_RUNS) break;
+    }
+    if (st == SHR_OK) shr_bench_timer_result(&b, out);
+    shr_bench_timer_end(&b);
+    return st;
+}
+
+shr_status shr_bench_interleaved(const shr_graph *const *graphs, int n_graphs, const int *batches, int n_batches,
+                                 double min_seconds, shr_bench_result *out) {
+    int n = n_graphs * n_batches;
+    if (n_graphs < 1 || n_batches < 1)
+        return shr_fail(SHR_ERR_INVALID_ARG, "bench: need at least one model and one batch size");
+    shr_bench_timer *b = calloc((size_t)n, sizeof *b);
+    if (!b) return shr_fail(SHR_ERR_NOMEM, "bench: out of memory");
+    shr_status st = SHR_OK;
+    int started = 0;
+    /* Index k = batch index * n_graphs + model: a round visits A B C for one
+     * batch size, then A B C for the next. */
+    for (; started < n && st == SHR_OK; started++)
+        st = shr_bench_timer_begin(&b[started], graphs[started % n_graphs], batches[started / n_graphs],
+                                   0.1 * min_seconds);
+    if (st != SHR_OK) started--; /* the failed one cleaned up after itself */
+    double t0 = shr_bench_now();
     while (st == SHR_OK) {
-        double round_start = now_s();
-        do {
-            double a = now_s();
-            st = shr_plan_run(plan, x, batch, &y);
-            t[n++] = now_s() - a;
-        } while (st == SHR_OK && n < MAX_RUNS && (now_s() - round_start < 0.05 || n < 5));
-        if (st != SHR_OK) break;
-        double m = median_of(t, n, scratch), el = now_s() - t0;
-        int stable = prev_median > 0 && fabs(m - prev_median) <= 0.01 * m;
-        if ((stable && el >= min_seconds) || el >= 10 * min_seconds || n >= MAX_RUNS) break;
-        prev_median = m;
+        int done = 1;
+        for (int k = 0; k < n && st == SHR_OK; k++) {
+            st = shr_bench_timer_round(&b[k], 0.05);
+            done &= (b[k].stable && b[k].timed_s >= min_seconds) || b[k].n >= MAX_RUNS;
+        }
+        if (done || shr_bench_now() - t0 >= 10 * min_seconds * n) break;
     }
-    if (st == SHR_OK) {
-        for (int i = 0; i < n; i++) scratch[i] = t[i] * 1e3;
-        qsort(scratch, (size_t)n, sizeof *scratch, cmp_double);
-        out->batch = batch;
-        out->p50_ms = percentile(scratch, n, 0.50);
-        out->p90_ms = percentile(scratch, n, 0.90);
-        out->p99_ms = percentile(scratch, n, 0.99);
-        out->min_ms = scratch[0];
-        out->max_ms = scratch[n - 1];
-        out->samples_per_s = out->p50_ms > 0 ? batch / (out->p50_ms * 1e-3) : 0;
-        out->runs = n;
-        out->arena_bytes = shr_plan_arena_bytes(plan);
-    }
-    shr_free(x);
-    free(t);
-    free(scratch);
-    shr_plan_free(plan);
+    for (int k = 0; k < n && st == SHR_OK; k++) shr_bench_timer_result(&b[k], &out[k]);
+    for (int k = 0; k < started; k++) shr_bench_timer_end(&b[k]);
+    free(b);
     return st;
 }
