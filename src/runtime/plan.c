@@ -2,8 +2,10 @@
  * activation gets an arena offset; two activations share bytes only if their
  * lifetimes (producer .. last consumer) do not overlap (greedy first-fit by
  * decreasing size).
- * Fusion: a ReLU / ReLU6 whose input is a Linear or Conv2d output used by nothing else
- * is folded into that op's epilogue (a clamp); the activation node is skipped and its
+ * Compilation works on the plan's own copy of the graph: BatchNorms after Conv2d/Linear
+ * are folded into their weights (fold_bn.c); nodes nothing needs are skipped and get no
+ * memory; a ReLU / ReLU6 whose input is a Linear or Conv2d output used by nothing else
+ * is folded into that op's epilogue (a clamp): the activation node is skipped and its
  * output aliases the producer's buffer. */
 #include <math.h>
 #include <stdlib.h>
@@ -15,7 +17,8 @@
 #include "shrink/runtime.h"
 
 struct shr_plan {
-    const shr_graph *g;
+    const shr_graph *g; /* == own: the compiled copy */
+    shr_graph *own;
     int max_batch;
     shr_value_table vt;
     size_t *offset;    /* per value: arena offset (INPUT/ACT) */
@@ -24,17 +27,37 @@ struct shr_plan {
     void **state;      /* per node op scratch */
     unsigned char *skip; /* per node: folded into its producer */
     float *fuse_lo, *fuse_hi; /* per node: clamp fused into this node (lo <= hi), else lo > hi */
-    int *alias;        /* per value: the value whose buffer it shares, or -1 */
-    int n_fused;
+    int *alias;        /* per value: the value whose buffer it shares, -1 its own, NO_STORAGE */
+    int n_fused, n_folded;
 };
+
+#define NO_STORAGE (-2) /* the output of a skipped dead node */
+
+/* Skips nodes whose output nothing (transitively) needs for the graph output. */
+static void plan_dead_nodes(shr_plan *p) {
+    const shr_graph *g = p->g;
+    unsigned char *needed = calloc((size_t)g->n_values + 1, 1);
+    if (!needed) return; /* nothing skipped: still correct */
+    needed[g->output] = 1;
+    for (int k = g->n_nodes - 1; k >= 0; k--) {
+        const shr_node *n = &g->nodes[k];
+        if (!needed[n->output]) {
+            p->skip[k] = 1;
+            p->alias[n->output] = NO_STORAGE;
+            continue;
+        }
+        for (int i = 0; i < n->n_inputs; i++)
+            if (n->inputs[i] >= 0) needed[n->inputs[i]] = 1;
+    }
+    free(needed);
+}
 
 /* Marks foldable (Linear|Conv2d) -> (ReLU|ReLU6) pairs. */
 static void plan_fusion(shr_plan *p) {
     const shr_graph *g = p->g;
-    for (int v = 0; v < g->n_values; v++) p->alias[v] = -1;
-    for (int k = 0; k < g->n_nodes; k++) p->fuse_lo[k] = 1.0f, p->fuse_hi[k] = 0.0f;
     for (int j = 0; j < g->n_nodes; j++) {
         const shr_node *act = &g->nodes[j];
+        if (p->skip[j]) continue;
         if ((act->op != SHR_OP_RELU && act->op != SHR_OP_RELU6) || act->n_inputs < 1) continue;
         int v = act->inputs[0];
         if (v < 0 || v == g->output || g->values[v].kind != SHR_VALUE_ACT) continue;
@@ -43,7 +66,7 @@ static void plan_fusion(shr_plan *p) {
         if (p->fuse_lo[k] <= p->fuse_hi[k]) continue;
         int uses = 0;
         for (int n = 0; n < g->n_nodes; n++)
-            for (int i = 0; i < g->nodes[n].n_inputs; i++) uses += g->nodes[n].inputs[i] == v;
+            for (int i = 0; i < g->nodes[n].n_inputs && !p->skip[n]; i++) uses += g->nodes[n].inputs[i] == v;
         if (uses != 1) continue;
         p->fuse_lo[k] = 0.0f;
         p->fuse_hi[k] = act->op == SHR_OP_RELU6 ? 6.0f : INFINITY;
@@ -79,12 +102,12 @@ static shr_status plan_memory(shr_plan *p) {
     }
     for (int v = 0; v < g->n_values; v++) last_use[v] = -1;
     for (int k = 0; k < g->n_nodes; k++)
-        for (int i = 0; i < g->nodes[k].n_inputs; i++)
+        for (int i = 0; i < g->nodes[k].n_inputs && !p->skip[k]; i++)
             if (g->nodes[k].inputs[i] >= 0) last_use[g->nodes[k].inputs[i]] = k;
     /* An aliased value lives in its source's buffer: the source lives as long as both. */
     for (int v = 0; v < g->n_values; v++) {
         int src = p->alias[v];
-        if (src < 0) continue;
+        if (src < 0) continue; /* own buffer or none */
         int end = v == g->output ? g->n_nodes : last_use[v];
         if (end > last_use[src]) last_use[src] = end;
         if (v == g->output) last_use[src] = g->n_nodes;
@@ -93,7 +116,7 @@ static shr_status plan_memory(shr_plan *p) {
     for (int v = 0; v < g->n_values; v++) {
         const shr_value *val = &g->values[v];
         if (val->kind != SHR_VALUE_INPUT && val->kind != SHR_VALUE_ACT) continue;
-        if (p->alias[v] >= 0) continue;
+        if (p->alias[v] != -1) continue;
         size_t bytes;
         if (shr_mul_overflow_size((size_t)shr_value_sample_numel(val), (size_t)p->max_batch * sizeof(float), &bytes) ||
             bytes > SHR_MAX_ACTIVATION_BYTES) {
@@ -151,6 +174,7 @@ void shr_plan_free(shr_plan *p) {
     free(p->fuse_lo);
     free(p->fuse_hi);
     free(p->alias);
+    shr_graph_free(p->own);
     shr_free(p->arena);
     free(p);
 }
@@ -160,6 +184,14 @@ shr_status shr_plan_create(const shr_graph *g, int max_batch, shr_plan **out) {
     if (g->input < 0 || g->output < 0) return shr_fail(SHR_ERR_INVALID_ARG, "graph has no input or output");
     shr_plan *p = calloc(1, sizeof *p);
     if (!p) return shr_fail(SHR_ERR_NOMEM, "out of memory");
+    shr_status cst = shr_graph_clone(&p->own, g);
+    if (cst == SHR_OK) cst = shr_graph_fold_bn(p->own, &p->n_folded);
+    if (cst != SHR_OK) {
+        shr_graph_free(p->own);
+        free(p);
+        return cst;
+    }
+    g = p->own;
     p->g = g;
     p->max_batch = max_batch;
     p->offset = calloc((size_t)g->n_values + 1, sizeof *p->offset);
@@ -171,6 +203,9 @@ shr_status shr_plan_create(const shr_graph *g, int max_batch, shr_plan **out) {
     int ok = p->offset && p->state && p->skip && p->fuse_lo && p->fuse_hi && p->alias;
     shr_status st = ok ? shr_value_table_init(&p->vt, g) : shr_fail(SHR_ERR_NOMEM, "out of memory");
     if (st == SHR_OK) {
+        for (int v = 0; v < g->n_values; v++) p->alias[v] = -1;
+        for (int k = 0; k < g->n_nodes; k++) p->fuse_lo[k] = 1.0f, p->fuse_hi[k] = 0.0f;
+        plan_dead_nodes(p);
         plan_fusion(p);
         st = plan_memory(p);
     }
@@ -208,5 +243,7 @@ shr_status shr_plan_run(shr_plan *p, const float *x, int n, const float **out) {
 size_t shr_plan_arena_bytes(const shr_plan *p) { return p->arena_bytes; }
 
 int shr_plan_fused_count(const shr_plan *p) { return p->n_fused; }
+
+int shr_plan_folded_count(const shr_plan *p) { return p->n_folded; }
 
 int64_t shr_plan_output_size(const shr_plan *p) { return shr_value_sample_numel(&p->g->values[p->g->output]); }

@@ -87,7 +87,12 @@ static void test_plan_matches_tape_in_eval_mode(void) {
     const float *b;
     CHECK_OK(shr_tape_forward(t, x, 5, 0, NULL, &a));
     CHECK_OK(shr_plan_run(p, x, 5, &b));
-    CHECK(memcmp(a->data, b, 5 * 5 * sizeof(float)) == 0);
+    /* The plan folds BN and fuses ReLUs (other rounding), so: close, not bit-equal. */
+    float scale = 1e-30f;
+    for (int i = 0; i < 25; i++) scale = fmaxf(scale, fabsf(shr_f32(a)[i]));
+    for (int i = 0; i < 25; i++) CHECK_NEAR(b[i], shr_f32(a)[i], 1e-4f * scale);
+    float b5[25];
+    memcpy(b5, b, sizeof b5);
     /* The arena reuses memory: it is smaller than all activations together. */
     size_t all = 0;
     for (int v = 0; v < g->n_values; v++)
@@ -97,10 +102,10 @@ static void test_plan_matches_tape_in_eval_mode(void) {
             all += n;
         }
     CHECK_MSG(shr_plan_arena_bytes(p) < all / 2, "arena %zu of %zu", shr_plan_arena_bytes(p), all);
-    /* A smaller batch through the same plan gives the same rows. */
+    /* A smaller batch through the same plan gives the same rows, bit for bit. */
     const float *c;
     CHECK_OK(shr_plan_run(p, x, 2, &c));
-    CHECK(memcmp(a->data, c, 2 * 5 * sizeof(float)) == 0);
+    CHECK(memcmp(b5, c, 2 * 5 * sizeof(float)) == 0);
     CHECK_STATUS(shr_plan_run(p, x, 6, &c), SHR_ERR_INVALID_ARG);
     shr_plan_free(p);
     shr_tape_free(t);

@@ -1,4 +1,4 @@
-/* Inference plan with fused activations: for every zoo model (and a graph whose conv output
+/* Inference plan with BatchNorm folding and fused activations: for every zoo model (and a graph whose conv output
  * is used twice, and one whose last op is a ReLU), the plan's outputs at batch 1 and 5 match
  * the unfused eval-mode forward of the training tape; the expected pairs are fused and no
  * others. Tolerance: 1e-4 relative to the largest |output| (batch-1 Linear runs as a GEMV,
@@ -44,12 +44,36 @@ static int fused_count(const shr_graph *g) {
     return n;
 }
 
+/* Non-trivial BN statistics and affine parameters, so folding has something to fold. */
+static void randomize_bn(shr_graph *g) {
+    for (int k = 0; k < g->n_nodes; k++) {
+        const shr_node *n = &g->nodes[k];
+        if (n->op != SHR_OP_BATCHNORM) continue;
+        for (int i = 1; i < 5 && i < n->n_inputs; i++) {
+            shr_tensor *t = g->values[n->inputs[i]].data;
+            for (int64_t c = 0; c < t->numel; c++) {
+                float r = (float)((c * 29 + i * 11 + k) % 17) / 17.0f; /* [0, 1) */
+                shr_f32(t)[c] = i == 4 ? 0.3f + r : i == 1 ? 0.5f + r : r - 0.5f;
+            }
+        }
+    }
+}
+
+static int folded_count(const shr_graph *g) {
+    shr_plan *p = NULL;
+    if (shr_plan_create(g, 1, &p) != SHR_OK) return -1;
+    int n = shr_plan_folded_count(p);
+    shr_plan_free(p);
+    return n;
+}
+
 static void test_zoo_models(void) {
     const char *archs[] = {"mlp", "lenet5", "cnn", "resnet8", "dwnet"};
     for (size_t a = 0; a < sizeof archs / sizeof archs[0]; a++) {
         shr_graph *g = NULL;
         CHECK_OK(shr_zoo_build(archs[a], 1, 28, 28, 10, 7, &g));
         if (!g) continue;
+        randomize_bn(g);
         CHECK(same_outputs(g, 1));
         CHECK(same_outputs(g, 5));
         shr_graph_free(g);
@@ -57,6 +81,10 @@ static void test_zoo_models(void) {
     shr_graph *g = NULL;
     CHECK_OK(shr_zoo_build("mlp", 1, 28, 28, 10, 7, &g));
     if (g) CHECK(fused_count(g) == 2); /* fc1 -> relu, fc2 -> relu; fc3 feeds the output */
+    shr_graph_free(g);
+    g = NULL;
+    CHECK_OK(shr_zoo_build("cnn", 1, 28, 28, 10, 7, &g));
+    if (g) CHECK(folded_count(g) == 3 && fused_count(g) == 3); /* 3 x conv-BN-ReLU */
     shr_graph_free(g);
 }
 
