@@ -36,7 +36,8 @@ shr_status shr_bench_latency(const shr_graph *g, int batch, double min_seconds, 
 /* The same for several models and batch sizes at once, interleaved: each round
  * runs every model at one batch size, then every model at the next (A B C A B C),
  * so machine drift hits all alike. Stops when every (model, batch) median is
- * stable and has min_seconds of timed runs (at most 10 x min_seconds x count).
+ * stable and has min_seconds of timed runs, or after 3 x min_seconds x count
+ * once each has 3 rounds. Rounds last min(50 ms, min_seconds / 2).
  * out[b * n_graphs + m] is model m at batches[b]. */
 shr_status shr_bench_interleaved(const shr_graph *const *graphs, int n_graphs, const int *batches, int n_batches,
                                  double min_seconds, shr_bench_result *out);

@@ -52,6 +52,16 @@ shr_status shr_lineage_add_step(shr_graph *g, const char *step, const char *sour
     return st;
 }
 
+/* A path-like value ("runs/cnn.shrk", "nets/tiny.txt") as its base name
+ * without the extension; anything else as it is. */
+static void put_value(shr_strbuf *b, const char *val) {
+    const char *base = strrchr(val, '/') ? strrchr(val, '/') + 1 : val;
+    size_t bl = strlen(base);
+    if (bl > 5 && strcmp(base + bl - 5, ".shrk") == 0) bl -= 5;
+    else if (bl > 4 && strcmp(base + bl - 4, ".txt") == 0) bl -= 4;
+    shr_sb_putn(b, base, bl);
+}
+
 /* Appends the short form of one step (text [s, e)). */
 static void summarize_step(shr_strbuf *b, const char *s, const char *e) {
     char line[1024];
@@ -66,18 +76,17 @@ static void summarize_step(shr_strbuf *b, const char *s, const char *e) {
         char *eq = strchr(tok, '=');
         const char *val = eq ? eq + 1 : tok;
         if (is_train) {
-            if (!eq || strncmp(tok, "arch=", 5) != 0) continue;
-            /* An arch file shows as its base name without ".txt". */
-            const char *base = strrchr(val, '/') ? strrchr(val, '/') + 1 : val;
-            size_t bl = strlen(base);
-            if (bl > 4 && strcmp(base + bl - 4, ".txt") == 0) bl -= 4;
-            shr_sb_putn(b, base, bl);
-            return;
+            if (eq && strncmp(tok, "arch=", 5) == 0) {
+                put_value(b, val);
+                return;
+            }
+            continue;
         }
         if (eq && (strncmp(tok, "source=", 7) == 0 || strncmp(tok, "seed=", 5) == 0 || strncmp(tok, "data=", 5) == 0))
             continue;
         if (shown++ == 3) break;
-        shr_sb_printf(b, " %s", val);
+        shr_sb_puts(b, " ");
+        put_value(b, val);
     }
     if (is_train) shr_sb_puts(b, "train");
 }

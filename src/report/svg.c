@@ -182,7 +182,7 @@ int shr_svg_log_ticks(double lo, double hi, double *ticks, int cap) {
                 double t = sets[set][m] * pow(10, e);
                 if (t >= lo * (1 - 1e-9) && t <= hi * (1 + 1e-9)) ticks[n++] = t;
             }
-        if (n >= 4) break;
+        if (n >= 3) break; /* 1..9 multiples only when 1-2-5 gives too few: their labels crowd */
     }
     return n;
 }

@@ -59,8 +59,9 @@ const char *shr_svg_palette(int i);
  * aiming at about max_ticks of them; returns the count (0 if the range is
  * empty or not finite). */
 int shr_svg_nice_ticks(double lo, double hi, int max_ticks, double *ticks, int cap);
-/* Ticks for a log axis over [lo, hi] (lo > 0): powers of ten, with 2 and 5
- * multiples (or all 1..9 multiples) added when few decades are spanned. */
+/* Ticks for a log axis over [lo, hi] (lo > 0): powers of ten; 2 and 5
+ * multiples added when that gives fewer than 3, all 1..9 multiples when 1-2-5
+ * still does. */
 int shr_svg_log_ticks(double lo, double hi, double *ticks, int cap);
 
 /* One data series of a scatter / line plot. */

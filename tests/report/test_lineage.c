@@ -84,6 +84,8 @@ static void test_chain_summary(void) {
     check_summary("train arch=nets/my_net.txt epochs=1\n", "my_net");
     check_summary("train epochs=1", "train");
     check_summary("distill teacher=cnn student=cnn-tiny\n\n", "distill cnn cnn-tiny");
+    check_summary("distill teacher=runs/cnn.shrk student=nets/tiny.txt T=4 alpha=0.9 data=x epochs=5",
+                  "distill cnn tiny 4"); /* paths as base names */
     check_summary(NULL, "unknown");
     check_summary("", "unknown");
 }

@@ -41,10 +41,14 @@ static void test_log_ticks(void) {
     CHECK(n == 4);
     CHECK_NEAR(t[0], 10, 1e-12);
     CHECK_NEAR(t[3], 10000, 1e-12);
-    n = shr_svg_log_ticks(100, 400, t, 64); /* one decade: all multiples */
+    n = shr_svg_log_ticks(100, 400, t, 64); /* 1-2-5 gives 2: all multiples */
     CHECK(n == 4);
     CHECK_NEAR(t[1], 200, 1e-12);
     CHECK_NEAR(t[3], 400, 1e-12);
+    n = shr_svg_log_ticks(110, 1100, t, 64); /* 200, 500, 1000: enough, no crowding */
+    CHECK(n == 3);
+    CHECK_NEAR(t[0], 200, 1e-12);
+    CHECK_NEAR(t[2], 1000, 1e-12);
     n = shr_svg_log_ticks(3, 700, t, 64); /* 5, 10, 20, 50, 100, 200, 500 */
     CHECK(n == 7);
     CHECK_NEAR(t[0], 5, 1e-12);
