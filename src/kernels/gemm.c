@@ -99,8 +99,8 @@ static void gemm_threaded(gemm_ex_fn fn, int transA, int transB, int M, int N, i
     fn(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, ep);
 }
 
-/* Narrow outputs (a classifier's 10 columns) waste most of each 16-wide micro-tile; the
- * transposed problem C^T = op(B)^T op(A)^T fills the tiles, and is computed into scratch
+/* Narrow outputs (a classifier's 10 columns) waste most of each 16-wide micro-tile. In the
+ * Linear layout (A B^T) they run as dot products (gemm_dot); otherwise the transposed problem C^T = op(B)^T op(A)^T fills the tiles, and is computed into scratch
  * and transposed back. Each element still follows the same summation sequence, so the
  * result is bit-identical to the direct path. Only for beta == 0 (C is not read). */
 #define NARROW_N 12
@@ -123,11 +123,37 @@ static int gemm_narrow(gemm_ex_fn fn, int transA, int transB, int M, int N, int 
     return 1;
 }
 
+/* Linear-layout narrow outputs as dot products (gemm_dot_avx2.c), rows split over threads. */
+static void gemm_dot(int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb, float *C,
+                     int ldc, const shr_gemm_epilogue *ep) {
+#ifdef _OPENMP
+    int nthr = omp_in_parallel() ? 1 : omp_get_max_threads();
+    int blocks = (M + 3) / 4;
+    if (nthr > blocks) nthr = blocks;
+    if (nthr > 1 && (double)M * N * K >= PAR_MIN_WORK) {
+#pragma omp parallel for schedule(static) num_threads(nthr)
+        for (int p = 0; p < nthr; p++) {
+            int lo = (int)((long)blocks * p / nthr) * 4, hi = (int)((long)blocks * (p + 1) / nthr) * 4;
+            if (hi > M) hi = M;
+            shr_gemm_epilogue tmp;
+            shr_gemm_f32_dot_avx2(hi - lo, N, K, alpha, A + (long)lo * lda, lda, B, ldb, C + (long)lo * ldc, ldc,
+                                  ep_shift(ep, lo, 0, &tmp));
+        }
+        return;
+    }
+#endif
+    shr_gemm_f32_dot_avx2(M, N, K, alpha, A, lda, B, ldb, C, ldc, ep);
+}
+
 void shr_gemm_f32_ex(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
                      const float *B, int ldb, float beta, float *C, int ldc, const shr_gemm_epilogue *ep) {
     if (M <= 0 || N <= 0) return;
     int avx2 = shr_cpu_has_avx2_fma();
     gemm_ex_fn fn = avx2 ? shr_gemm_f32_ex_avx2 : shr_gemm_f32_ex_ref;
+    if (avx2 && !transA && transB && beta == 0.0f && N <= NARROW_N && K >= 16) {
+        gemm_dot(M, N, K, alpha, A, lda, B, ldb, C, ldc, ep);
+        return;
+    }
     if (avx2 && beta == 0.0f && N <= NARROW_N && M >= 4 * N && K > 0 &&
         gemm_narrow(fn, transA, transB, M, N, K, alpha, A, lda, B, ldb, C, ldc, ep))
         return;

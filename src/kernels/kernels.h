@@ -38,6 +38,11 @@ void shr_gemm_f32_ex_ref(int transA, int transB, int M, int N, int K, float alph
 void shr_gemm_f32_ex_avx2(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
                           const float *B, int ldb, float beta, float *C, int ldc, const shr_gemm_epilogue *ep);
 
+/* Narrow outputs in the Linear layout (no transposes of C): C = alpha * A[M,K] B[N,K]^T then
+ * the epilogue (beta 0), as dot products without packing; shr_gemm_f32_ex uses it for small N. */
+void shr_gemm_f32_dot_avx2(int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb,
+                           float *C, int ldc, const shr_gemm_epilogue *ep);
+
 /* y[n] = sum_k W[n*ldw + k] * x[k] (+ bias[n] if bias != NULL), n < N: a Linear layer at
  * batch 1 (W is out x in, row-major). Memory-bound; threads split the rows. Float results
  * agree with the reference within rounding (different summation order). */
