@@ -23,7 +23,7 @@
  *
  * A reader rejects an unknown section type whose required bit is set and skips
  * (after checking bounds and CRC) an unknown optional one. Each known type may
- * appear once; META, GRAPH and TENSORS must all be present in v1.
+ * appear once; META, GRAPH and TENSORS must all be present in v1, SPARSE may be.
  *
  * META (type 1):
  *   u32 arch_present (0/1), u32 len, bytes     graph.arch (absent = NULL, len 0)
@@ -48,8 +48,26 @@
  *     u64 offset (from the start of this payload), u64 nbytes
  *   tensor bytes, each at a 64-byte aligned FILE offset (mmap-friendly), in
  *   entry order, nbytes == storage of (dtype, numel of the value's shape).
- * Reserved, not written yet: QUANT (type 4) quantization parameters,
- * SPARSE (type 5) sparse weight encodings. */
+ * SPARSE (type 5), written only when some f32 PARAM of >= 64 elements is
+ * smaller encoded (io/shrk_sparse.h); such a value is then absent from TENSORS:
+ *   u32 count (>= 1), u32 reserved (0)
+ *   count x entry (32 bytes): u32 value index (strictly increasing, an f32 PARAM),
+ *     u32 encoding (1 bitmask, 2 CSR, 3 block), u32 p0, u32 p1,
+ *     u64 offset (from the start of this payload), u64 nbytes
+ *   encoded tensors back to back in entry order (the first right after the
+ *   entries, the section ends with the last). The 2-D view of a tensor is
+ *   R = dim 0 rows by C = numel / R columns; "zero" is the bit pattern of +0.0.
+ *   bitmask (p0 = p1 = 0): ceil(numel/8) mask bytes (bit i of byte i/8 = element
+ *     i is stored; padding bits 0), then the stored f32 values in element order.
+ *   CSR (p0 = column index width 2 or 4, 2 only if C <= 65536; p1 = 0):
+ *     u32 row_ptr[R + 1] (0 .. nnz, ascending), column indices (strictly
+ *     ascending within a row, < C), f32 values; nnz = (nbytes - 4(R+1)) / (p0+4).
+ *   block (p0 = bh, p1 = bw, 1..64, dividing R and C): ceil(nblocks/8) mask bytes
+ *     over the row-major grid of bh x bw blocks, then each kept block's values
+ *     row by row; a kept block holds a nonzero.
+ *   Stored bitmask/CSR values are never +0.0, so an encoding is canonical, and
+ *   numel <= 64 * nbytes + 4096 (a reader allocates the dense tensor).
+ * Reserved, not written yet: QUANT (type 4) quantization parameters. */
 #ifndef SHR_IO_SHRK_FORMAT_H
 #define SHR_IO_SHRK_FORMAT_H
 
@@ -78,7 +96,7 @@ enum {
     SHRK_SEC_GRAPH = 2,
     SHRK_SEC_TENSORS = 3,
     SHRK_SEC_QUANT = 4,  /* reserved: quantization parameters */
-    SHRK_SEC_SPARSE = 5, /* reserved: sparse encodings */
+    SHRK_SEC_SPARSE = 5, /* sparse encodings of pruned params (io/shrk_sparse.h) */
 };
 
 /* Limits a reader enforces before allocating (the graph ones are graph.h's). */

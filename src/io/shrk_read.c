@@ -13,6 +13,7 @@
 #include "core/checked.h"
 #include "core/error.h"
 #include "io/shrk_format.h"
+#include "io/shrk_sparse.h"
 #include "shrink/io.h"
 
 typedef struct section {
@@ -163,7 +164,8 @@ static shr_status parse_header(const uint8_t *b, size_t size, section *secs, uin
         section_label(secs[i].type, name, sizeof name);
         if (shrk_crc((uint32_t)crc32(0L, Z_NULL, 0), b + secs[i].offset, (size_t)secs[i].size) != secs[i].crc)
             return shr_fail(SHR_ERR_FORMAT, "section %s checksum mismatch (file corrupt)", name);
-        int known = secs[i].type == SHRK_SEC_META || secs[i].type == SHRK_SEC_GRAPH || secs[i].type == SHRK_SEC_TENSORS;
+        int known = secs[i].type == SHRK_SEC_META || secs[i].type == SHRK_SEC_GRAPH ||
+                    secs[i].type == SHRK_SEC_TENSORS || secs[i].type == SHRK_SEC_SPARSE;
         if (!known && (secs[i].flags & SHRK_SEC_REQUIRED))
             return shr_fail(SHR_ERR_UNSUPPORTED, "file needs section %s, which this shrink does not support", name);
     }
@@ -330,7 +332,7 @@ static shr_status parse_graph(cursor *c, shr_graph *g, uint8_t **dtypes) {
     return expect_end(c);
 }
 
-/* ---- TENSORS ---- */
+/* ---- TENSORS (after SPARSE: a value SPARSE already holds is not stored here) ---- */
 
 static shr_status parse_tensors(cursor *c, uint64_t file_offset, shr_graph *g, const uint8_t *dtypes) {
     uint32_t count, reserved, n_data = 0;
@@ -338,11 +340,12 @@ static shr_status parse_tensors(cursor *c, uint64_t file_offset, shr_graph *g, c
     SHR_TRY(rd_u32(c, &count));
     SHR_TRY(rd_u32(c, &reserved));
     for (int i = 0; i < g->n_values; i++)
-        n_data += g->values[i].kind == SHR_VALUE_PARAM || g->values[i].kind == SHR_VALUE_BUFFER;
+        n_data += (g->values[i].kind == SHR_VALUE_PARAM || g->values[i].kind == SHR_VALUE_BUFFER) && !g->values[i].data;
     if (reserved != 0) return bad(c, SHR_ERR_FORMAT, "reserved field is not zero");
     if (count != n_data)
-        return shr_fail(SHR_ERR_FORMAT, "section TENSORS holds %u tensors but the graph has %u params/buffers", count,
-                        n_data);
+        return shr_fail(SHR_ERR_FORMAT,
+                        "section TENSORS holds %u tensors but the graph has %u params/buffers outside SPARSE",
+                        count, n_data);
     uint64_t data_at = 8 + (uint64_t)count * SHRK_TENSOR_ENTRY_SIZE; /* count <= 100000: no overflow */
     if (data_at > c->len) return truncated(c);
     int64_t prev = -1;
@@ -358,6 +361,7 @@ static shr_status parse_tensors(cursor *c, uint64_t file_offset, shr_graph *g, c
         snprintf(c->ctx, sizeof c->ctx, "tensor '%s'", v->name);
         if (v->kind != SHR_VALUE_PARAM && v->kind != SHR_VALUE_BUFFER)
             return bad(c, SHR_ERR_FORMAT, "value is neither a param nor a buffer");
+        if (v->data) return bad(c, SHR_ERR_FORMAT, "tensor is stored in section SPARSE as well");
         if (dt != dtypes[vi]) return bad(c, SHR_ERR_FORMAT, "dtype differs from the graph's");
         int64_t numel;
         size_t expect;
@@ -393,6 +397,9 @@ shr_status shr_model_from_memory(const void *buf, size_t size, shr_graph **out) 
     uint8_t *dtypes = NULL;
     shr_status st = parse_meta(&meta, g);
     if (st == SHR_OK) st = parse_graph(&graph, g, &dtypes);
+    for (uint32_t i = 0; st == SHR_OK && i < nsec; i++)
+        if (secs[i].type == SHRK_SEC_SPARSE)
+            st = shrk_sparse_section_parse(b + secs[i].offset, (size_t)secs[i].size, g, dtypes);
     if (st == SHR_OK) st = parse_tensors(&tensors, tensors_at, g, dtypes);
     free(dtypes);
     if (st == SHR_OK) st = shr_graph_validate(g);

@@ -8,6 +8,7 @@
 #include "core/checked.h"
 #include "core/error.h"
 #include "io/shrk_format.h"
+#include "io/shrk_sparse.h"
 #include "shrink/io.h"
 
 /* A growable byte buffer; an allocation failure sticks and is reported once at the end. */
@@ -220,14 +221,19 @@ static int align_up(size_t x, size_t *out) {
     return 0;
 }
 
+/* Dense tensors go to TENSORS; those with a smaller sparse encoding to SPARSE. */
+static int is_dense(const shr_graph *g, const shrk_enc *enc, int i) {
+    return g->values[i].data != NULL && enc[i].kind == SHRK_ENC_DENSE;
+}
+
 /* TENSORS payload size, given that it starts at a 64-aligned file offset. */
-static shr_status tensors_size(const shr_graph *g, uint32_t *count, size_t *size) {
+static shr_status tensors_size(const shr_graph *g, const shrk_enc *enc, uint32_t *count, size_t *size) {
     uint32_t n = 0;
-    for (int i = 0; i < g->n_values; i++) n += g->values[i].data != NULL;
+    for (int i = 0; i < g->n_values; i++) n += is_dense(g, enc, i);
     size_t at = 8 + (size_t)n * SHRK_TENSOR_ENTRY_SIZE;
     for (int i = 0; i < g->n_values; i++) {
         const shr_tensor *t = g->values[i].data;
-        if (!t) continue;
+        if (!is_dense(g, enc, i)) continue;
         if (align_up(at, &at) || shr_add_overflow_size(at, t->nbytes, &at))
             return shr_fail(SHR_ERR_LIMIT, "cannot save: tensor data too large");
     }
@@ -236,14 +242,14 @@ static shr_status tensors_size(const shr_graph *g, uint32_t *count, size_t *size
     return SHR_OK;
 }
 
-static void fill_tensors(uint8_t *dst, const shr_graph *g, uint32_t count) {
+static void fill_tensors(uint8_t *dst, const shr_graph *g, const shrk_enc *enc, uint32_t count) {
     shrk_put_u32(dst, count);
     shrk_put_u32(dst + 4, 0);
     uint8_t *entry = dst + 8;
     size_t at = 8 + (size_t)count * SHRK_TENSOR_ENTRY_SIZE;
     for (int i = 0; i < g->n_values; i++) {
         const shr_tensor *t = g->values[i].data;
-        if (!t) continue;
+        if (!is_dense(g, enc, i)) continue;
         align_up(at, &at); /* cannot overflow: tensors_size() computed the same sums */
         shrk_put_u32(entry, (uint32_t)i);
         shrk_put_u32(entry + 4, (uint32_t)t->dtype);
@@ -264,16 +270,21 @@ shr_status shr_model_to_memory(const shr_graph *g, void **buf, size_t *size) {
     dynbuf meta = {0}, graph = {0};
     write_meta(&meta, g);
     write_graph(&graph, g);
-    uint32_t n_tensors = 0;
-    size_t tensors_len = 0;
+    uint32_t n_tensors = 0, n_sparse = 0;
+    size_t tensors_len = 0, sparse_len = 0;
     shr_status st = SHR_OK;
-    if (meta.failed || graph.failed) st = shr_fail(SHR_ERR_NOMEM, "out of memory serializing the model");
-    if (st == SHR_OK) st = tensors_size(g, &n_tensors, &tensors_len);
+    shrk_enc *enc = calloc((size_t)g->n_values + 1, sizeof *enc);
+    if (meta.failed || graph.failed || !enc) st = shr_fail(SHR_ERR_NOMEM, "out of memory serializing the model");
+    for (int i = 0; st == SHR_OK && i < g->n_values; i++) enc[i] = shrk_sparse_choose(&g->values[i]);
+    if (st == SHR_OK) st = tensors_size(g, enc, &n_tensors, &tensors_len);
+    if (st == SHR_OK) st = shrk_sparse_section_size(g, enc, &n_sparse, &sparse_len);
 
-    enum { NSEC = 3 };
-    const uint32_t types[NSEC] = {SHRK_SEC_META, SHRK_SEC_GRAPH, SHRK_SEC_TENSORS};
-    const size_t lens[NSEC] = {meta.len, graph.len, tensors_len};
-    size_t offs[NSEC], total = SHRK_HEADER_SIZE + NSEC * SHRK_ENTRY_SIZE;
+    /* SPARSE only when some tensor is sparse, so dense models keep the three-section layout. */
+    enum { MAXSEC = 4 };
+    const uint32_t types[MAXSEC] = {SHRK_SEC_META, SHRK_SEC_GRAPH, SHRK_SEC_TENSORS, SHRK_SEC_SPARSE};
+    const size_t lens[MAXSEC] = {meta.len, graph.len, tensors_len, sparse_len};
+    const int NSEC = n_sparse ? 4 : 3;
+    size_t offs[MAXSEC], total = SHRK_HEADER_SIZE + (size_t)NSEC * SHRK_ENTRY_SIZE;
     for (int s = 0; s < NSEC && st == SHR_OK; s++) {
         if (align_up(total, &offs[s]) || shr_add_overflow_size(offs[s], lens[s], &total))
             st = shr_fail(SHR_ERR_LIMIT, "cannot save: model too large");
@@ -284,11 +295,12 @@ shr_status shr_model_to_memory(const shr_graph *g, void **buf, size_t *size) {
     if (st == SHR_OK) {
         if (meta.len) memcpy(out + offs[0], meta.p, meta.len);
         if (graph.len) memcpy(out + offs[1], graph.p, graph.len);
-        fill_tensors(out + offs[2], g, n_tensors);
+        fill_tensors(out + offs[2], g, enc, n_tensors);
+        if (n_sparse) shrk_sparse_section_fill(out + offs[3], g, enc, n_sparse);
         memcpy(out, SHRK_MAGIC, SHRK_MAGIC_LEN);
         shrk_put_u32(out + 8, SHR_FILE_VERSION);
         shrk_put_u32(out + 12, 0);
-        shrk_put_u32(out + 16, NSEC);
+        shrk_put_u32(out + 16, (uint32_t)NSEC);
         for (int s = 0; s < NSEC; s++) {
             uint8_t *e = out + SHRK_HEADER_SIZE + s * SHRK_ENTRY_SIZE;
             shrk_put_u32(e, types[s]);
@@ -298,12 +310,13 @@ shr_status shr_model_to_memory(const shr_graph *g, void **buf, size_t *size) {
             shrk_put_u32(e + 24, shrk_crc((uint32_t)crc32(0L, Z_NULL, 0), out + offs[s], lens[s]));
             shrk_put_u32(e + 28, 0);
         }
-        shrk_put_u32(out + SHRK_HEADER_CRC_AT, shrk_header_crc(out, NSEC));
+        shrk_put_u32(out + SHRK_HEADER_CRC_AT, shrk_header_crc(out, (uint32_t)NSEC));
         *buf = out;
         *size = total;
     }
     free(meta.p);
     free(graph.p);
+    free(enc);
     return st;
 }
 

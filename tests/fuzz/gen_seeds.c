@@ -1,7 +1,8 @@
 /* Writes the seed corpora for the fuzz targets into OUT/{shrk,arch,idx,csv}/
  * (scripts/fuzz.sh runs it; the corpora are generated, not committed):
- * small models saved by the library, arch specs covering every layer keyword,
- * tiny IDX sets (plain and gzip, in fuzz_idx's two input layouts), tiny CSVs.
+ * small models saved by the library (dense, and pruned into each sparse encoding),
+ * arch specs covering every layer keyword, tiny IDX sets (plain and gzip, in
+ * fuzz_idx's two input layouts), tiny CSVs.
  * Usage: gen_seeds OUT [arch files to add as seeds...] */
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,6 +79,36 @@ static void shrk_seeds(void) {
     put("shrk", "reshape.shrk", buf, size);
     free(buf);
     shr_graph_free(g);
+}
+
+/* Pruned models whose largest weight lands in each SPARSE encoding (CSR, bitmask, 4x4 blocks). */
+static int keep_csr(int64_t r, int64_t c, int64_t cols) { return (r * cols + c) % 67 == 0; }
+static int keep_bitmask(int64_t r, int64_t c, int64_t cols) { (void)cols; return (r + c) % 2 == 0; }
+static int keep_block(int64_t r, int64_t c, int64_t cols) { (void)cols; return (r / 4 + c / 4) % 2 == 0; }
+
+static void sparse_seeds(void) {
+    int (*const keep[3])(int64_t, int64_t, int64_t) = {keep_csr, keep_bitmask, keep_block};
+    const char *const names[3] = {"sparse_csr.shrk", "sparse_bitmask.shrk", "sparse_block.shrk"};
+    for (int k = 0; k < 3; k++) {
+        shr_graph *g = NULL;
+        if (shr_arch_parse(specs[1], 1, 8, 8, 4, 7, &g) != SHR_OK) die("sparse seed");
+        int big = -1;
+        for (int v = 0; v < g->n_values; v++)
+            if (g->values[v].kind == SHR_VALUE_PARAM && g->values[v].ndim == 2 &&
+                (big < 0 || g->values[v].data->numel > g->values[big].data->numel))
+                big = v;
+        const shr_tensor *t = g->values[big].data;
+        int64_t rows = t->shape[0], cols = t->shape[1];
+        for (int64_t r = 0; r < rows; r++)
+            for (int64_t c = 0; c < cols; c++)
+                if (!keep[k](r, c, cols)) shr_f32(t)[r * cols + c] = 0.0f;
+        void *buf = NULL;
+        size_t size = 0;
+        if (shr_model_to_memory(g, &buf, &size) != SHR_OK) die("save sparse seed");
+        put("shrk", names[k], buf, size);
+        free(buf);
+        shr_graph_free(g);
+    }
 }
 
 static void arch_seeds(int argc, char **argv) {
@@ -178,6 +209,7 @@ int main(int argc, char **argv) {
     out_dir = argv[1];
     mkdir(out_dir, 0777);
     shrk_seeds();
+    sparse_seeds();
     arch_seeds(argc - 2, argv + 2);
     idx_seeds();
     csv_seeds();
