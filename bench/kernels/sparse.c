@@ -1,0 +1,171 @@
+/* sparse section: each sparse format against our dense kernels, timed interleaved in one call,
+ *   batch 1:  y = W x        dense = shr_gemv_f32
+ *   batch 64: Y = X W^T      dense = shr_gemm_f32(0, 1, ...)
+ * at 1024x1024 and 4096x1024 (N x K), sparsity 50/70/90/95 %. Each format gets the zero
+ * pattern it is made for: CSR unstructured (random) zeros; 1x4 / 4x1 / 8x1 whole blocks of
+ * zeros; "8x1 on random" shows a block format fed unstructured zeros. int8 rows: "i8" =
+ * int8 weights with f32 activations (weight-only), "q8" = int8 weights x uint8 activations
+ * (s32 sums). Then 2:4 and 1:4 against dense, and the per-layer format choice. Rates count
+ * the stored nonzeros only (2 ops each); ratio = dense time / this time. */
+#include <stdio.h>
+#include <string.h>
+
+#include "bench_common.h"
+#include "kernels/kernels.h"
+#include "kernels/sparse.h"
+#include "shrink/tensor.h"
+
+typedef struct sp_run {
+    const shr_spmat *A; /* NULL: the dense kernel on W */
+    const float *W;
+    int q8, M, N, K;
+    const float *X;
+    const unsigned char *Xq;
+    float *Y;
+} sp_run;
+
+static void run_one(void *p) {
+    const sp_run *r = p;
+    static const shr_sp_qinput q = {0, 128, 0.02f};
+    if (!r->A) {
+        if (r->M == 1)
+            shr_gemv_f32(r->N, r->K, r->W, r->K, r->X, NULL, r->Y);
+        else
+            shr_gemm_f32(0, 1, r->M, r->N, r->K, 1.0f, r->X, r->K, r->W, r->K, 0.0f, r->Y, r->N);
+    } else if (r->q8) {
+        shr_spmm_q8(r->A, r->M, r->Xq, r->K, &q, NULL, r->Y, r->N);
+    } else {
+        shr_spmm_f32(r->A, r->M, r->X, r->K, NULL, r->Y, r->N);
+    }
+}
+
+static unsigned rng = 99u;
+static double unif(void) { return (double)((rng = rng * 1664525u + 1013904223u) >> 8) / 16777216.0; }
+
+/* W random in [-1, 1), then aligned br x bc blocks zeroed with probability s (1x1: unstructured);
+ * keep > 0: only the `keep` largest of every 4 consecutive k survive. */
+static void prune(float *W, int N, int K, double s, int br, int bc, int keep) {
+    bench_fill_f32(W, (size_t)N * K, (unsigned)(N * 31 + K + (int)(s * 1000) + br * 7 + bc));
+    for (int n0 = 0; n0 < N; n0 += br)
+        for (int k0 = 0; k0 < K; k0 += bc)
+            if (!keep && unif() < s)
+                for (int n = n0; n < n0 + br; n++)
+                    for (int k = k0; k < k0 + bc; k++) W[(size_t)n * K + k] = 0.0f;
+    if (keep)
+        for (size_t g = 0; g < (size_t)N * K; g += 4) /* keep the largest `keep` of 4 */
+            for (int drop = 0; drop < 4 - keep; drop++) {
+                int best = -1;
+                for (int t = 0; t < 4; t++)
+                    if (W[g + t] != 0.0f && (best < 0 || W[g + t] * W[g + t] < W[g + best] * W[g + best])) best = t;
+                W[g + best] = 0.0f;
+            }
+}
+
+typedef struct contender {
+    const char *name;
+    shr_sp_format format;
+    shr_sp_dtype dtype;
+    int q8, br, bc, keep; /* pattern */
+} contender;
+
+#define MAX_C 14
+
+/* Times dense and each contender on its own pruned weight; one row each, ratio vs dense. */
+static void compare(bench_ctx *c, int N, int K, int M, double s, const contender *cs, int n, const char *tag) {
+    size_t nw = (size_t)N * K;
+    float *Wd = shr_alloc(nw * 4), *W = shr_alloc(nw * 4), *X = shr_alloc((size_t)M * K * 4);
+    float *Y = shr_alloc((size_t)M * N * 4);
+    unsigned char *Xq = shr_alloc((size_t)M * K);
+    shr_spmat A[MAX_C];
+    memset(A, 0, sizeof A);
+    sp_run runs[MAX_C + 1];
+    bench_case bc[MAX_C + 1];
+    double sec[MAX_C + 1], nnz[MAX_C];
+    int ok = Wd && W && X && Y && Xq && n <= MAX_C;
+    if (ok) {
+        bench_fill_f32(Wd, nw, 5);
+        bench_fill_f32(X, (size_t)M * K, 6);
+        bench_fill_u8(Xq, (size_t)M * K, 0, 255, 7);
+        runs[0] = (sp_run){NULL, Wd, 0, M, N, K, X, Xq, Y};
+        bc[0] = (bench_case){"dense", run_one, &runs[0]};
+    }
+    for (int i = 0; i < n && ok; i++) {
+        prune(W, N, K, s, cs[i].br, cs[i].bc, cs[i].keep);
+        ok = shr_spmat_from_dense(&A[i], cs[i].format, cs[i].dtype, N, K, W, K) == SHR_OK;
+        nnz[i] = (double)shr_spmat_nnz(&A[i]);
+        runs[i + 1] = (sp_run){&A[i], NULL, cs[i].q8, M, N, K, X, Xq, Y};
+        bc[i + 1] = (bench_case){cs[i].name, run_one, &runs[i + 1]};
+    }
+    if (ok) {
+        bench_time_interleaved(c, bc, n + 1, sec);
+        char shape[96], kern[64];
+        snprintf(shape, sizeof shape, "%dx%d s%.0f b%d", N, K, s * 100, M);
+        bench_row(c, "sparse", M == 1 ? "dense sgemv" : "dense sgemm", shape, 2.0 * N * K * M, "GFLOP/s",
+                  M == 1 ? 4.0 * nw : 0, sec[0], NULL, 0);
+        for (int i = 0; i < n; i++) {
+            snprintf(kern, sizeof kern, "%s%s", cs[i].name, tag);
+            double bytes = M == 1 ? (double)shr_spmat_bytes(&A[i]) : 0;
+            bench_row(c, "sparse", kern, shape, 2.0 * nnz[i] * M, cs[i].dtype == SHR_SP_F32 ? "GFLOP/s" : "GOP/s",
+                      bytes, sec[i + 1], "dense", sec[0]);
+        }
+    } else {
+        fprintf(stderr, "sparse bench: setup failed for %dx%d\n", N, K);
+    }
+    for (int i = 0; i < MAX_C; i++) shr_spmat_free(&A[i]);
+    shr_free(Wd), shr_free(W), shr_free(X), shr_free(Y), shr_free(Xq);
+}
+
+/* The per-layer choice on an unstructured pruned weight: the winner and every format's size. */
+static void choose(bench_ctx *c, int N, int K, int M, double s, shr_sp_dtype dt) {
+    float *W = shr_alloc((size_t)N * K * 4);
+    if (!W) return;
+    prune(W, N, K, s, 1, 1, 0);
+    shr_spmat A;
+    shr_sp_candidate rep[SHR_SP_NFORMATS];
+    if (shr_spmat_choose(&A, dt, 0, N, K, W, K, M, 0, rep) == SHR_OK) {
+        char kern[64], shape[96];
+        snprintf(kern, sizeof kern, "choose %s -> %s", dt == SHR_SP_F32 ? "f32" : "i8", shr_sp_format_name(A.format));
+        snprintf(shape, sizeof shape, "%dx%d s%.0f b%d", N, K, s * 100, M);
+        bench_row(c, "sparse", kern, shape, 2.0 * (double)shr_spmat_nnz(&A) * M, "GFLOP/s", 0,
+                  rep[A.format].seconds, "dense", rep[SHR_SP_DENSE].seconds);
+        FILE *f = c->json ? stderr : stdout;
+        fprintf(f, "         candidates:");
+        for (int i = 0; i < SHR_SP_NFORMATS; i++)
+            if (rep[i].available)
+                fprintf(f, " %s %.1fus %zuKB;", shr_sp_format_name((shr_sp_format)i), rep[i].seconds * 1e6,
+                        rep[i].bytes >> 10);
+        fprintf(f, "\n");
+        shr_spmat_free(&A);
+    }
+    shr_free(W);
+}
+
+void bench_section_sparse(bench_ctx *c) {
+    static const contender main_set[] = {
+        {"csr f32", SHR_SP_CSR, SHR_SP_F32, 0, 1, 1, 0},  {"csr i8", SHR_SP_CSR, SHR_SP_I8, 0, 1, 1, 0},
+        {"csr q8", SHR_SP_CSR, SHR_SP_I8, 1, 1, 1, 0},    {"1x4 f32", SHR_SP_1X4, SHR_SP_F32, 0, 1, 4, 0},
+        {"1x4 i8", SHR_SP_1X4, SHR_SP_I8, 0, 1, 4, 0},    {"1x4 q8", SHR_SP_1X4, SHR_SP_I8, 1, 1, 4, 0},
+        {"4x1 f32", SHR_SP_4X1, SHR_SP_F32, 0, 4, 1, 0},  {"4x1 i8", SHR_SP_4X1, SHR_SP_I8, 0, 4, 1, 0},
+        {"4x1 q8", SHR_SP_4X1, SHR_SP_I8, 1, 4, 1, 0},    {"8x1 f32", SHR_SP_8X1, SHR_SP_F32, 0, 8, 1, 0},
+        {"8x1 i8", SHR_SP_8X1, SHR_SP_I8, 0, 8, 1, 0},    {"8x1 q8", SHR_SP_8X1, SHR_SP_I8, 1, 8, 1, 0},
+        {"8x1 f32 on random", SHR_SP_8X1, SHR_SP_F32, 0, 1, 1, 0}};
+    static const contender nm_set[] = {
+        {"2:4 f32", SHR_SP_NM24, SHR_SP_F32, 0, 1, 1, 2}, {"2:4 i8", SHR_SP_NM24, SHR_SP_I8, 0, 1, 1, 2},
+        {"2:4 q8", SHR_SP_NM24, SHR_SP_I8, 1, 1, 1, 2},   {"1:4 f32", SHR_SP_NM14, SHR_SP_F32, 0, 1, 1, 1},
+        {"1:4 i8", SHR_SP_NM14, SHR_SP_I8, 0, 1, 1, 1},   {"1:4 q8", SHR_SP_NM14, SHR_SP_I8, 1, 1, 1, 1}};
+    static const double sparsity[4] = {0.5, 0.7, 0.9, 0.95};
+    const int shapes[2][2] = {{1024, 1024}, {4096, 1024}}, batches[2] = {1, 64};
+    int n_main = (int)(sizeof main_set / sizeof main_set[0]), n_nm = (int)(sizeof nm_set / sizeof nm_set[0]);
+    for (int sh = 0; sh < (c->quick ? 1 : 2); sh++)
+        for (int b = 0; b < 2; b++) {
+            for (int s = 0; s < 4; s++)
+                compare(c, shapes[sh][0], shapes[sh][1], batches[b], sparsity[s], main_set, n_main, "");
+            compare(c, shapes[sh][0], shapes[sh][1], batches[b], 0.0, nm_set, n_nm, "");
+        }
+    for (int b = 0; b < 2; b++)
+        for (int s = 0; s < 3; s++) {
+            static const double cs[3] = {0.3, 0.7, 0.9};
+            choose(c, 1024, 1024, batches[b], cs[s], SHR_SP_F32);
+            if (s == 2) choose(c, 1024, 1024, batches[b], cs[s], SHR_SP_I8);
+        }
+}
