@@ -9,6 +9,7 @@
  * k order, then + bias: the same whatever the band or M, so the thread count never changes a
  * bit. Without AVX2 the reference runs. */
 #include <limits.h>
+#include <math.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -30,24 +31,46 @@
  * 4096x1024 and 1024x4096: direct 1.15x faster at M = 16, even at M = 24, 1.05x slower at 32;
  * 2.5x faster at M = 4). */
 #define DIRECT_M 16
+/* Weights up to this many are dequantized whole (256 KiB of f32, L2-resident). */
+#define SMALL_W 65536L
+
+/* Bias per column of Y (the Linear layout), no clamp; NULL without bias. */
+static const shr_gemm_epilogue *bias_ep(const float *bias, shr_gemm_epilogue *ep) {
+    if (!bias) return NULL;
+    *ep = (shr_gemm_epilogue){bias, 0, -INFINITY, INFINITY};
+    return ep;
+}
 
 static void gemm_band(int M, const float *X, long ldx, const shr_i4_mat *W, const float *bias, float *Y, long ldy,
                       int nlo, int nhi, float *T) {
     for (int n0 = nlo; n0 < nhi; n0 += NB) {
         int nb = nhi - n0 < NB ? nhi - n0 : NB;
+        shr_gemm_epilogue e;
+        const shr_gemm_epilogue *ep = bias_ep(bias ? bias + n0 : NULL, &e);
         for (int k0 = 0; k0 < W->K; k0 += KB) {
             int kb = W->K - k0 < KB ? W->K - k0 : KB;
             shr_i4_dequant_t_avx2(W, n0, nb, k0, kb, T, NB);
-            shr_gemm_f32_avx2(0, 0, M, nb, kb, 1.0f, X + k0, (int)ldx, T, NB, k0 ? 1.0f : 0.0f, Y + n0, (int)ldy);
+            /* the bias joins on the last K block, as C = (acc + C) + bias */
+            shr_gemm_f32_ex_avx2(0, 0, M, nb, kb, 1.0f, X + k0, (int)ldx, T, NB, k0 ? 1.0f : 0.0f, Y + n0, (int)ldy,
+                                 k0 + kb >= W->K ? ep : NULL);
         }
-        for (int m = 0; m < M; m++) {
-            float *y = Y + (long)m * ldy + n0;
-            if (W->K == 0)
-                for (int j = 0; j < nb; j++) y[j] = 0.0f;
-            if (bias)
-                for (int j = 0; j < nb; j++) y[j] += bias[n0 + j];
-        }
+        for (int m = 0; m < M && W->K == 0; m++)
+            for (int j = 0; j < nb; j++) Y[(long)m * ldy + n0 + j] = bias ? bias[n0 + j] : 0.0f;
     }
+}
+
+/* A small W (a classifier, a LeNet layer) is dequantized whole, once, and handed to the fp32
+ * GEMM with its own threading and narrow-output paths. */
+static shr_status gemm_small(int M, const float *X, long ldx, const shr_i4_mat *W, const float *bias, float *Y,
+                             long ldy) {
+    long ldt = ((long)W->N + 7) / 8 * 8;
+    float *T = shr_alloc((size_t)(W->K > 0 ? W->K : 1) * ldt * sizeof(float));
+    if (!T) return shr_fail(SHR_ERR_NOMEM, "int4 gemm: out of memory for a %d x %d panel", W->K, W->N);
+    shr_i4_dequant_t_avx2(W, 0, W->N, 0, W->K, T, ldt);
+    shr_gemm_epilogue e;
+    shr_gemm_f32_ex(0, 0, M, W->N, W->K, 1.0f, X, (int)ldx, T, (int)ldt, 0.0f, Y, (int)ldy, bias_ep(bias, &e));
+    shr_free(T);
+    return SHR_OK;
 }
 
 shr_status shr_i4_gemm(int M, const float *X, long ldx, const shr_i4_mat *W, const float *bias, float *Y,
@@ -60,6 +83,7 @@ shr_status shr_i4_gemm(int M, const float *X, long ldx, const shr_i4_mat *W, con
     }
     if (ldx > INT_MAX || ldy > INT_MAX)
         return shr_fail(SHR_ERR_LIMIT, "int4 gemm: row strides %ld, %ld exceed the GEMM's int range", ldx, ldy);
+    if ((long)W->N * W->K <= SMALL_W) return gemm_small(M, X, ldx, W, bias, Y, ldy);
     int N = W->N, tiles = (N + NB - 1) / NB, nthr = 1;
 #ifdef _OPENMP
     if (!omp_in_parallel() && (double)M * N * W->K >= PAR_MIN) nthr = omp_get_max_threads();

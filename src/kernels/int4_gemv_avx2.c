@@ -37,7 +37,14 @@ static inline float xv(const float *x, int K, long k) { return k < K ? x[k] : 0.
 void shr_i4_gemv_avx2_prep(const shr_i4_mat *W, const float *x, float *work) {
     int K = W->K;
     long Kq = round_up32(K), c = 0;
-    for (; c + 64 <= Kq; c += 64)
+    for (; c + 64 <= K; c += 64) /* vector t: evens of x[c+8t ..] and x[c+32+8t ..], odds at 4 + t */
+        for (int t = 0; t < 4; t++) {
+            __m256 a = _mm256_loadu_ps(x + c + 8 * t), b = _mm256_loadu_ps(x + c + 32 + 8 * t);
+            __m256 ev = _mm256_shuffle_ps(a, b, 0x88), od = _mm256_shuffle_ps(a, b, 0xDD);
+            _mm256_storeu_ps(work + c + 8 * t, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(ev), 0xD8)));
+            _mm256_storeu_ps(work + c + 32 + 8 * t, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(od), 0xD8)));
+        }
+    for (; c + 64 <= Kq; c += 64) /* the same with the zero padding past K */
         for (int t = 0; t < 4; t++)
             for (int j = 0; j < 8; j++) {
                 long k = c + (j < 4 ? 0 : 32) + 2 * (4 * t + (j & 3));

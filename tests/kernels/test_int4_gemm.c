@@ -1,6 +1,7 @@
 /* int4 weight-only GEMM Y = X W^T + bias: reference and dispatch against the exact double
  * product with M, N, K each swept over 1..67 while the other two take {1, 7, 16, 67}
- * (G cycling through 32/64/128, symmetric and asymmetric), padded row strides of X and Y,
+ * (G cycling through 32/64/128, symmetric and asymmetric) and larger shapes for each path
+ * (GEMV kernel for small M, whole-W and tiled dequantization), padded row strides of X and Y,
  * padded rows of W, misaligned buffers; dyadic data must match exactly, random floats within
  * the bound of test_int4_util.h; the AVX2 tile dequantizer equals the reference bit for bit;
  * 1 and 2 threads bit-identical. */
@@ -95,6 +96,14 @@ static void test_gemm_grid(void) {
                                   {3, 50, 5000, 32},  {6, 40, 3100, 1024}, {9, 21, 2100, 64}, {16, 9, 4097, 128}};
             for (size_t i = 0; i < sizeof big / sizeof big[0]; i++)
                 ok &= check_gemm(use_ref, dy, big[i][0], big[i][1], big[i][2], big[i][3], (int)i & 1, 3, 5, 1);
+            /* W too large to dequantize whole: the tiled path with odd shapes */
+            const int Ms[] = {17, 33, 67}, Ns[] = {67, 131}, Ks[] = {1000, 1025};
+            for (int a = 0; a < 3; a++)
+                for (int b = 0; b < 2; b++)
+                    for (int c = 0; c < 2; c++) {
+                        int i = a * 4 + b * 2 + c;
+                        ok &= check_gemm(use_ref, dy, Ms[a], Ns[b], Ks[c], 32 << (i % 3), i & 1, i % 3, i % 7, (i >> 1) & 1);
+                    }
             CHECK_MSG(ok, "ref %d dyadic %d", use_ref, dy);
             CHECK(cases > 3000);
         }
@@ -122,10 +131,11 @@ static void test_dequant_tile(void) {
     CHECK(ok);
 }
 
-/* N tiles (and 16-column bands when N has fewer tiles than threads) go to threads: 1 and 2
- * threads agree bit for bit. */
+/* Every path: N tiles (and 16-column bands when N has fewer tiles than threads), the GEMV
+ * kernel's row blocks (small M, with and without K slices), the whole-W fp32 GEMM (small W):
+ * 1 and 2 threads agree bit for bit. */
 static void test_threads_bit_identical(void) {
-    const int shapes[][4] = {{64, 1000, 700, 128}, {100, 40, 300, 32}, {3, 500, 1000, 64}, {5, 300, 4000, 32}};
+    const int shapes[][4] = {{64, 1000, 700, 128}, {100, 40, 2000, 32}, {3, 500, 1000, 64}, {5, 300, 4000, 32}, {40, 30, 300, 64}};
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
         shr_i4_mat *m = make_mat(N, K, shapes[s][3], (int)s & 1, 0);
