@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "shrink/prune.h"
 
 /* Parameters of a node = elements of its PARAM inputs. */
 static void node_params(const shr_graph *g, const shr_node *n, int64_t *params, int64_t *nonzero, const char **dtype) {
@@ -118,18 +119,23 @@ static json_t *to_json(const shr_graph *g, const char *path, int64_t bytes) {
 }
 
 int cmd_inspect(int argc, char **argv) {
-    const char *pos[1];
+    const char *pos[1], *map = NULL;
     int json = 0, n_pos;
-    cli_opt opts[] = {{"--json", OPT_FLAG, &json, 0, 0}};
-    int rc = cli_parse("inspect", argc, argv, opts, 1, pos, 1, &n_pos);
+    cli_opt opts[] = {{"--json", OPT_FLAG, &json, 0, 0}, {"--sparsity-map", OPT_STR, &map, 0, 0}};
+    int rc = cli_parse("inspect", argc, argv, opts, 2, pos, 1, &n_pos);
     if (rc != CLI_OK) return rc;
     if (n_pos != 1) return cli_usage("inspect", "give one MODEL file");
     shr_graph *g;
     shr_status st = shr_model_load(pos[0], &g);
     if (st != SHR_OK) return cli_fail("inspect", st);
     int64_t bytes = cli_file_size(pos[0]);
-    if (json) rc = cli_print_json("inspect", to_json(g, pos[0], bytes));
-    else print_text(g, pos[0], bytes);
+    char *svg = NULL; /* --sparsity-map: kept / pruned weights per layer (src/prune/sparsity_map.c) */
+    if (map && ((st = shr_prune_sparsity_map(g, pos[0], &svg)) != SHR_OK ||
+                (st = shr_write_file_atomic(map, svg, strlen(svg))) != SHR_OK))
+        rc = cli_fail("inspect", st);
+    free(svg);
+    if (rc == CLI_OK && json) rc = cli_print_json("inspect", to_json(g, pos[0], bytes));
+    else if (rc == CLI_OK) print_text(g, pos[0], bytes);
     shr_graph_free(g);
     return rc;
 }

@@ -58,8 +58,9 @@ typedef struct shr_prune_layer_target {
 
 typedef struct shr_prune_config {
     shr_prune_method method;
-    /* magnitude: fraction of each weight tensor set to zero; global: fraction of ALL
-     * parameters of the model that are zero afterwards (so nonzero_params = (1-S) params);
+    /* magnitude: fraction of each weight tensor set to zero; global: S * (ALL params of
+     * the model, biases and batchnorm included) weights are masked, so
+     * nonzero_params <= (1-S) params;
      * neuron/channel: fraction of units/channels removed from each dependency group;
      * layer: fraction of the removable residual blocks removed. Ignored by nm. */
     float sparsity;
@@ -136,6 +137,10 @@ shr_status shr_prune_run(shr_graph **g, const shr_prune_config *cfg, const shr_p
 /* ---- reporting ---- */
 /* Fraction of zero elements over all prunable weights of g (linear/conv2d weights). */
 double shr_prune_weight_sparsity(const shr_graph *g);
+/* An SVG document (free() it) drawing every linear/conv weight as a grid of kept /
+ * pruned blocks, with the units and filters whose weights are all pruned marked
+ * (shrink inspect --sparsity-map). */
+shr_status shr_prune_sparsity_map(const shr_graph *g, const char *title, char **svg);
 
 /* ---- sensitivity analysis ---- */
 typedef struct shr_sensitivity {

@@ -78,11 +78,14 @@ static shr_status prune_magnitude(shr_graph *g, const shr_prune_config *cfg, shr
     return SHR_OK;
 }
 
-/* One threshold over all eligible weights, until the whole model (every param,
- * biases included) is `sparsity` zeros; a layer stops at max_layer_sparsity. */
+/* One threshold over all eligible weights, until the masked weights number
+ * `sparsity` of ALL params (biases and batchnorm included, never pruned), so
+ * nonzero_params <= (1 - sparsity) params whatever training does to the rest;
+ * a layer stops at max_layer_sparsity. */
 static shr_status prune_global(shr_graph *g, const shr_prune_config *cfg, shr_prune_masks *m) {
-    int64_t params = shr_graph_param_count(g);
-    int64_t need = count_for(cfg->sparsity, params) - (params - shr_graph_nonzero_count(g));
+    int64_t masked = 0;
+    for (int i = 0; i < m->n; i++) masked += count_pruned(m->keep[i], g->values[m->value[i]].data->numel);
+    int64_t need = count_for(cfg->sparsity, shr_graph_param_count(g)) - masked;
     if (need <= 0) return SHR_OK;
     int64_t total = 0;
     for (int i = 0; i < m->n; i++)
@@ -110,7 +113,7 @@ static shr_status prune_global(shr_graph *g, const shr_prune_config *cfg, shr_pr
         if (pruned[i] >= count_for(cap, g->values[m->value[i]].data->numel)) continue;
         m->keep[i][c[j].idx] = 0;
         pruned[i]++;
-        if (c[j].a != 0.0f) need--; /* a weight that is already 0 was counted as zero */
+        need--;
     }
     free(c);
     free(pruned);
