@@ -158,7 +158,33 @@ static void test_threads_bit_identical(void) {
     }
 }
 
+/* K = 0: every path writes bias (or 0); N = 0 writes nothing. */
+static void test_empty(void) {
+    float x[4] = {1, 2, 3, 4}, bias[3] = {0.5f, -1.0f, 2.0f}, Y[20 * 3];
+    const int Ms[] = {1, 5, 20};
+    for (int i = 0; i < 3; i++) {
+        shr_i4_mat *m = NULL;
+        CHECK_OK(shr_i4_quantize(x, 0, 3, 0, 64, i & 1, &m));
+        if (!m) continue;
+        for (int j = 0; j < 20 * 3; j++) Y[j] = 7.0f;
+        CHECK_OK(shr_i4_gemm(Ms[i], x, 0, m, i == 1 ? NULL : bias, Y, 3));
+        int ok = 1;
+        for (int j = 0; j < Ms[i] * 3; j++) ok &= Y[j] == (i == 1 ? 0.0f : bias[j % 3]);
+        CHECK(ok);
+        shr_i4_mat_free(m);
+    }
+    shr_i4_mat *m = NULL;
+    CHECK_OK(shr_i4_quantize(x, 4, 0, 4, 32, 0, &m));
+    if (m) {
+        Y[0] = 7.0f;
+        CHECK_OK(shr_i4_gemm(20, x, 4, m, NULL, Y, 1));
+        CHECK(Y[0] == 7.0f);
+    }
+    shr_i4_mat_free(m);
+}
+
 int main(void) {
+    RUN(test_empty);
     RUN(test_dequant_tile);
     RUN(test_gemm_grid);
     RUN(test_threads_bit_identical);
