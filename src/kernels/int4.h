@@ -18,9 +18,10 @@
  * Scales are f32: at G >= 64 they add <= 1 bit per weight, and f32 keeps dequantization exact
  * to one rounding on every CPU (f16 would need F16C, which the dispatch does not check).
  *
- * GEMV and GEMM dequantize on the fly and never materialize W in f32. Both are threaded with
- * OpenMP over output columns/rows; each output's summation order depends only on K and G, so
- * results do not depend on the thread count. */
+ * GEMV and GEMM dequantize on the fly (only a W of <= 65536 weights is dequantized whole, into
+ * scratch). Both are threaded with OpenMP over output rows / column bands; each output's
+ * summation order depends only on K, G and the path (chosen from M and N*K), so results do not
+ * depend on the thread count. docs/kernels-int4.md has the details and measurements. */
 #ifndef SHR_KERNELS_INT4_H
 #define SHR_KERNELS_INT4_H
 
