@@ -57,5 +57,6 @@ int cmd_bench(int argc, char **argv);
 int cmd_prune(int argc, char **argv);
 int cmd_sensitivity(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
+int cmd_quantize(int argc, char **argv);
 
 #endif

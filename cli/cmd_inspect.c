@@ -1,22 +1,72 @@
 /* shrink inspect: what a model file holds — layers, parameters, FLOPs, lineage. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "shrink/quant.h"
 #include "shrink/prune.h"
 
-/* Parameters of a node = elements of its PARAM inputs. */
+/* Parameters of a node = elements of its PARAM inputs; dtype = that of the largest (the weight). */
 static void node_params(const shr_graph *g, const shr_node *n, int64_t *params, int64_t *nonzero, const char **dtype) {
     *params = *nonzero = 0;
     *dtype = "f32";
+    int64_t largest = -1;
     for (int i = 0; i < n->n_inputs; i++) {
         int v = n->inputs[i];
         if (v < 0 || g->values[v].kind != SHR_VALUE_PARAM) continue;
         *params += g->values[v].data->numel;
         *nonzero += shr_tensor_count_nonzero(g->values[v].data);
-        *dtype = shr_dtype_name(g->values[v].data->dtype);
+        if (g->values[v].data->numel > largest) {
+            largest = g->values[v].data->numel;
+            *dtype = shr_dtype_name(g->values[v].data->dtype);
+        }
     }
+}
+
+/* Quantization details of a node: SQNR recorded at quantize time, scales and zero points of
+ * its codes (shr_quant_layer_sqnr; docs/quant.md). NULL when the node has none. */
+static json_t *quant_json(const shr_graph *g, const shr_node *n) {
+    double sqnr = shr_quant_layer_sqnr(g, n->name);
+    int qlayer = n->op == SHR_OP_QLINEAR || n->op == SHR_OP_QCONV2D, qadd = n->op == SHR_OP_QADD;
+    int wonly = n->op == SHR_OP_WLINEAR || n->op == SHR_OP_DLINEAR;
+    if (!qlayer && !qadd && !wonly && n->op != SHR_OP_QUANTIZE && isnan(sqnr)) return NULL;
+    json_t *o = json_object();
+    json_object_set_new(o, "sqnr_db", isfinite(sqnr) ? json_real(sqnr) : json_null());
+    /* (scale, zero point) input pairs: x and y for layers, a, b and y for add, the codes of quantize */
+    int pairs[3][2] = {{-1, -1}, {-1, -1}, {-1, -1}};
+    const char *names[3] = {"x", "y", "b"};
+    if (qlayer) pairs[0][0] = 1, pairs[0][1] = 2, pairs[1][0] = 6, pairs[1][1] = 7;
+    if (qadd) pairs[0][0] = 1, pairs[0][1] = 2, pairs[2][0] = 4, pairs[2][1] = 5, pairs[1][0] = 6, pairs[1][1] = 7;
+    if (n->op == SHR_OP_QUANTIZE) pairs[1][0] = 1, pairs[1][1] = 2;
+    for (int p = 0; p < 3; p++) {
+        if (pairs[p][0] < 0 || pairs[p][1] >= n->n_inputs || n->inputs[pairs[p][0]] < 0) continue;
+        const shr_tensor *s = g->values[n->inputs[pairs[p][0]]].data, *z = g->values[n->inputs[pairs[p][1]]].data;
+        char key[32];
+        snprintf(key, sizeof key, "%s_scale", names[p]);
+        json_object_set_new(o, key, json_real(shr_f32(s)[0]));
+        snprintf(key, sizeof key, "%s_zero_point", names[p]);
+        int zp = z->dtype == SHR_U8 ? ((const uint8_t *)z->data)[0]
+                 : z->dtype == SHR_I8 ? ((const int8_t *)z->data)[0] : ((const int16_t *)z->data)[0];
+        json_object_set_new(o, key, json_integer(zp));
+        snprintf(key, sizeof key, "%s_dtype", names[p]);
+        json_object_set_new(o, key, json_string(shr_dtype_name(z->dtype)));
+    }
+    int ws = qlayer ? 4 : wonly ? 2 : -1;
+    if (ws >= 0 && ws < n->n_inputs && n->inputs[ws] >= 0) {
+        const shr_tensor *t = g->values[n->inputs[ws]].data;
+        float lo = INFINITY, hi = 0.0f;
+        for (int64_t i = 0; i < t->numel; i++) {
+            lo = shr_f32(t)[i] < lo ? shr_f32(t)[i] : lo;
+            hi = shr_f32(t)[i] > hi ? shr_f32(t)[i] : hi;
+        }
+        json_object_set_new(o, "w_scale_min", json_real(lo));
+        json_object_set_new(o, "w_scale_max", json_real(hi));
+        json_object_set_new(o, "w_scales", json_integer(t->numel));
+        json_object_set_new(o, "w_dtype", json_string(shr_dtype_name(g->values[n->inputs[qlayer ? 3 : 1]].data->dtype)));
+    }
+    return o;
 }
 
 static json_t *shape_json(const shr_value *v) {
@@ -51,8 +101,8 @@ static void print_text(const shr_graph *g, const char *path, int64_t bytes) {
     for (int c = 0; c < p->channels; c++) printf(" %.4f", (double)p->mean[c]);
     printf(", std");
     for (int c = 0; c < p->channels; c++) printf(" %.4f", (double)p->std[c]);
-    printf("\n\n%-24s %-15s %-20s %10s %10s %6s %12s\n", "layer", "op", "output shape", "params", "non-zero", "dtype",
-           "flops");
+    printf("\n\n%-24s %-15s %-20s %10s %10s %6s %12s %8s\n", "layer", "op", "output shape", "params", "non-zero",
+           "dtype", "flops", "SQNR dB");
     for (int k = 0; k < g->n_nodes; k++) {
         const shr_node *n = &g->nodes[k];
         int64_t params, nz;
@@ -60,8 +110,11 @@ static void print_text(const shr_graph *g, const char *path, int64_t bytes) {
         node_params(g, n, &params, &nz, &dtype);
         char shape[96];
         shr_shape_str(g->values[n->output].ndim, g->values[n->output].shape, shape, sizeof shape);
-        printf("%-24s %-15s %-20s %10lld %10lld %6s %12lld\n", n->name, shr_op_name(n->op), shape, (long long)params,
-               (long long)nz, params ? dtype : "-", (long long)shr_node_flops(g, k));
+        double sqnr = shr_quant_layer_sqnr(g, n->name);
+        char db[16] = "";
+        if (!isnan(sqnr)) snprintf(db, sizeof db, "%.2f", sqnr);
+        printf("%-24s %-15s %-20s %10lld %10lld %6s %12lld %8s\n", n->name, shr_op_name(n->op), shape, (long long)params,
+               (long long)nz, params ? dtype : "-", (long long)shr_node_flops(g, k), db);
     }
     print_lineage(g, path);
 }
@@ -97,6 +150,8 @@ static json_t *to_json(const shr_graph *g, const char *path, int64_t bytes) {
         json_object_set_new(l, "nonzero", json_integer(nz));
         json_object_set_new(l, "dtype", json_string(dtype));
         json_object_set_new(l, "flops", json_integer(shr_node_flops(g, k)));
+        json_t *qj = quant_json(g, n);
+        if (qj) json_object_set_new(l, "quant", qj);
         json_array_append_new(layers, l);
     }
     json_object_set_new(o, "layers", layers);

@@ -55,6 +55,29 @@ typedef enum shr_op {
     SHR_OP_CONCAT,
     SHR_OP_SOFTMAX,
     SHR_OP_LOG_SOFTMAX,
+    /* Quantization (docs/quant.md). Codes are u8/i8/i16 activations: real = scale * (q - zero_point),
+     * scale an f32 buffer [1], zero_point a buffer [1] whose dtype is the codes' dtype. Ops that
+     * write codes clamp them to [attrs.alpha, attrs.eps] (integers: the type range, narrowed by a
+     * fused ReLU/ReLU6 or 7-bit codes). Rank-4 codes are channels-last (N, H, W, C). */
+    SHR_OP_QUANTIZE,    /* [x f32, scale, zero_point] -> codes; attrs.ndim/shape: optional perm as TRANSPOSE
+                           (0, 2, 3, 1) = NCHW -> NHWC */
+    SHR_OP_DEQUANTIZE,  /* [q codes, scale, zero_point] -> f32; optional perm (0, 3, 1, 2) = NHWC -> NCHW */
+    SHR_OP_QLINEAR,     /* [x codes, x_scale, x_zp, W (out, in) i8|i16, w_scale (out) or (1), bias (out) i32 or -1,
+                           y_scale, y_zp] -> codes; y_scale = y_zp = -1: f32 out */
+    SHR_OP_QCONV2D,     /* like QLINEAR, x (N, H, W, C), W (OC, KH, KW, C/groups), conv attrs -> (N, OH, OW, OC) */
+    SHR_OP_QADD,        /* [a, a_scale, a_zp, b, b_scale, b_zp, y_scale, y_zp] codes of one dtype -> codes */
+    SHR_OP_QMAXPOOL2D,  /* [x codes (N, H, W, C)], pool attrs -> same codes */
+    SHR_OP_QAVGPOOL2D,  /* [x codes (N, H, W, C), scale, zero_point], pool attrs (kernel = H, W: global) -> same
+                           scale and zero point */
+    SHR_OP_QFLATTEN,    /* [x codes] -> (N, rest) */
+    SHR_OP_QCLAMP,      /* [x codes] -> codes clamped (a ReLU / ReLU6 that could not be fused) */
+    SHR_OP_WLINEAR,     /* weight-only: [x f32 (N, in), W (out, in) i8 | i4, scale (out) or (out, groups),
+                           zero (out, groups) i8 or -1, bias f32 or -1]; attrs.groups = group size (i4) */
+    SHR_OP_DLINEAR,     /* dynamic range: [x f32, W (out, in) i8, w_scale (out) or (1), bias f32 or -1]; x is
+                           quantized per batch to u8, 7-bit codes (attrs.kernel[0] = 8: 8-bit) */
+    SHR_OP_FAKE_QUANT,  /* [x f32, scale (1) param (LSQ) or buffer, zero_point f32 buffer (1), range (2) buffer
+                           optional: an EMA observer in training, attrs.momentum]: y = s * (clamp(round(x / s) + z,
+                           alpha, eps) - z); straight-through gradient */
     SHR_OP_COUNT
 } shr_op;
 

@@ -10,6 +10,32 @@ int64_t shr_value_sample_numel(const shr_value *v) {
     return n;
 }
 
+shr_dtype shr_value_dtype(const shr_graph *g, int v) {
+    /* Walks back through pass-through ops; each step goes to an earlier node (validated graphs are
+     * topological), and the bound stops a malformed one from looping. */
+    for (int steps = 0; steps <= g->n_nodes && v >= 0 && v < g->n_values; steps++) {
+        const shr_value *val = &g->values[v];
+        if (val->kind == SHR_VALUE_PARAM || val->kind == SHR_VALUE_BUFFER) return val->data ? val->data->dtype : SHR_F32;
+        if (val->kind != SHR_VALUE_ACT || val->producer < 0 || val->producer >= g->n_nodes) return SHR_F32;
+        const shr_node *n = &g->nodes[val->producer];
+        int zp = -1; /* the input whose dtype the output codes take */
+        switch (n->op) {
+        case SHR_OP_QUANTIZE: zp = 2; break;
+        case SHR_OP_QLINEAR:
+        case SHR_OP_QCONV2D: zp = 7; break;
+        case SHR_OP_QADD: zp = 7; break;
+        case SHR_OP_QMAXPOOL2D:
+        case SHR_OP_QAVGPOOL2D:
+        case SHR_OP_QFLATTEN:
+        case SHR_OP_QCLAMP: zp = 0; break;
+        default: return SHR_F32;
+        }
+        if (zp >= n->n_inputs || n->inputs[zp] < 0) return SHR_F32; /* QLINEAR / QCONV2D with f32 output */
+        v = n->inputs[zp];
+    }
+    return SHR_F32;
+}
+
 shr_status shr_value_table_init(shr_value_table *vt, const shr_graph *g) {
     vt->g = g;
     vt->headers = calloc((size_t)g->n_values + 1, sizeof *vt->headers);
@@ -24,7 +50,7 @@ shr_status shr_value_table_init(shr_value_table *vt, const shr_graph *g) {
             vt->t[v] = val->data;
         } else {
             shr_tensor *h = &vt->headers[v];
-            h->dtype = SHR_F32;
+            h->dtype = shr_value_dtype(g, v);
             h->ndim = val->ndim;
             memcpy(h->shape, val->shape, sizeof h->shape);
             h->is_view = 1;
@@ -45,7 +71,7 @@ void shr_value_table_bind(shr_value_table *vt, int v, void *data, int n) {
     shr_tensor *h = &vt->headers[v];
     h->shape[0] = n;
     h->numel = n * shr_value_sample_numel(&vt->g->values[v]);
-    h->nbytes = (size_t)h->numel * sizeof(float);
+    h->nbytes = (size_t)h->numel * shr_act_elem_size(h->dtype);
     h->data = data;
 }
 

@@ -10,8 +10,8 @@
 #define SHR_MAX_ACTIVATION_BYTES ((size_t)16 << 30)
 
 /* One tensor per graph value: activations and the input are headers over
- * caller-owned buffers, resized to the current batch; params and buffers
- * point at the graph's own tensors. */
+ * caller-owned buffers, resized to the current batch, typed by shr_value_dtype;
+ * params and buffers point at the graph's own tensors. */
 typedef struct shr_value_table {
     const shr_graph *g;
     shr_tensor *headers; /* n_values headers for INPUT/ACT values */
@@ -22,6 +22,12 @@ shr_status shr_value_table_init(shr_value_table *vt, const shr_graph *g);
 void shr_value_table_free(shr_value_table *vt);
 /* Points value v (INPUT or ACT) at data, shaped for batch n. */
 void shr_value_table_bind(shr_value_table *vt, int v, void *data, int n);
+/* Element type of value v: a param's or buffer's data dtype; f32 for the model input; for an
+ * activation its producer's output type (quantized ops write u8/i8/i16 codes: docs/quant.md;
+ * pass-through ops such as qmaxpool2d keep their input's type). */
+shr_dtype shr_value_dtype(const shr_graph *g, int v);
+/* Bytes per element of an activation type (f32 4, i16 2, i8/u8 1). */
+static inline size_t shr_act_elem_size(shr_dtype t) { return t == SHR_F32 || t == SHR_I32 ? 4 : t == SHR_I16 ? 2 : 1; }
 /* Per-sample element count of an INPUT/ACT value (product of dims 1..). */
 int64_t shr_value_sample_numel(const shr_value *v);
 

@@ -5,6 +5,7 @@
 
 #include "core/checked.h"
 #include "core/error.h"
+#include "nn/exec.h"
 #include "nn/op.h"
 #include "shrink/graph.h"
 
@@ -44,7 +45,7 @@ static shr_status check_value(const shr_graph *g, int i) {
     case SHR_VALUE_PARAM:
     case SHR_VALUE_BUFFER:
         if (!v->data) return shr_fail(SHR_ERR_FORMAT, "value '%s' has no data", v->name);
-        if (v->data->dtype != SHR_F32) return shr_fail(SHR_ERR_UNSUPPORTED, "value '%s': dtype %s not supported here", v->name, shr_dtype_name(v->data->dtype));
+        if ((unsigned)v->data->dtype >= SHR_DTYPE_COUNT) return shr_fail(SHR_ERR_FORMAT, "value '%s': invalid dtype", v->name);
         SHR_TRY(shr_tensor_expect(v->data, v->ndim, v->shape, v->name));
         break;
     case SHR_VALUE_INPUT:
@@ -62,6 +63,26 @@ static shr_status check_value(const shr_graph *g, int i) {
         SHR_TRY(check_sample_size(v));
         break;
     default: return shr_fail(SHR_ERR_FORMAT, "value '%s' has an unknown kind %d", v->name, (int)v->kind);
+    }
+    return SHR_OK;
+}
+
+/* Quantization ops check their inputs' dtypes in infer(); every other op computes in f32
+ * and takes only f32 values (codes must be dequantized first). */
+static int is_quant_op(shr_op op) {
+    return op == SHR_OP_QUANTIZE || op == SHR_OP_DEQUANTIZE || op == SHR_OP_QLINEAR || op == SHR_OP_QCONV2D ||
+           op == SHR_OP_QADD || op == SHR_OP_QMAXPOOL2D || op == SHR_OP_QAVGPOOL2D || op == SHR_OP_QFLATTEN ||
+           op == SHR_OP_QCLAMP || op == SHR_OP_WLINEAR || op == SHR_OP_DLINEAR || op == SHR_OP_FAKE_QUANT;
+}
+
+static shr_status check_dtypes(const shr_graph *g, const shr_node *n) {
+    if (is_quant_op(n->op)) return SHR_OK;
+    for (int i = 0; i < n->n_inputs; i++) {
+        if (n->inputs[i] < 0) continue;
+        shr_dtype t = shr_value_dtype(g, n->inputs[i]);
+        if (t != SHR_F32)
+            return shr_fail(SHR_ERR_FORMAT, "node '%s' (%s): input '%s' is %s, this op takes f32 only", n->name,
+                            shr_op_name(n->op), g->values[n->inputs[i]].name, shr_dtype_name(t));
     }
     return SHR_OK;
 }
@@ -86,6 +107,7 @@ static shr_status check_node(const shr_graph *g, int k) {
     int ndim;
     int64_t shape[SHR_MAX_DIMS];
     SHR_TRY(shr_node_check_data_inputs(g, n));
+    SHR_TRY(check_dtypes(g, n));
     SHR_TRY(def->infer(g, n, &ndim, shape));
     const shr_value *o = &g->values[n->output];
     int same = ndim == o->ndim;
@@ -102,6 +124,9 @@ shr_status shr_graph_validate(const shr_graph *g) {
     for (int i = 0; i < g->n_values; i++) SHR_TRY(check_value(g, i));
     SHR_TRY(check_unique_names(g));
     for (int k = 0; k < g->n_nodes; k++) SHR_TRY(check_node(g, k));
+    if (shr_value_dtype(g, g->output) != SHR_F32)
+        return shr_fail(SHR_ERR_FORMAT, "graph output '%s' is %s codes, not f32 (dequantize it)",
+                        g->values[g->output].name, shr_dtype_name(shr_value_dtype(g, g->output)));
     const shr_preproc *p = &g->preproc;
     if (p->channels < 1 || p->channels > SHR_MAX_CHANNELS || !(p->scale > 0.0f))
         return shr_fail(SHR_ERR_FORMAT, "invalid preprocessing record");

@@ -2,6 +2,7 @@
 
 #include "core/error.h"
 #include "nn/op.h"
+#include "nn/ops/ops_quant.h"
 
 
 static const char *const op_names[SHR_OP_COUNT] = {
@@ -12,6 +13,18 @@ static const char *const op_names[SHR_OP_COUNT] = {
     [SHR_OP_FLATTEN] = "flatten",     [SHR_OP_RESHAPE] = "reshape",       [SHR_OP_DROPOUT] = "dropout",
     [SHR_OP_ADD] = "add",             [SHR_OP_CONCAT] = "concat",         [SHR_OP_SOFTMAX] = "softmax",
     [SHR_OP_LOG_SOFTMAX] = "log_softmax",
+    [SHR_OP_QUANTIZE] = "quantize",
+    [SHR_OP_DEQUANTIZE] = "dequantize",
+    [SHR_OP_QLINEAR] = "qlinear",
+    [SHR_OP_QCONV2D] = "qconv2d",
+    [SHR_OP_QADD] = "qadd",
+    [SHR_OP_QMAXPOOL2D] = "qmaxpool2d",
+    [SHR_OP_QAVGPOOL2D] = "qavgpool2d",
+    [SHR_OP_QFLATTEN] = "qflatten",
+    [SHR_OP_QCLAMP] = "qclamp",
+    [SHR_OP_WLINEAR] = "wlinear",
+    [SHR_OP_DLINEAR] = "dlinear",
+    [SHR_OP_FAKE_QUANT] = "fake_quant",
 };
 
 const char *shr_op_name(shr_op op) { return ((unsigned)op < SHR_OP_COUNT) ? op_names[op] : "?"; }
@@ -46,6 +59,18 @@ const shr_op_def *shr_op_def_get(shr_op op) {
     case SHR_OP_CONCAT: return &shr_op_concat;
     case SHR_OP_SOFTMAX: return &shr_op_softmax;
     case SHR_OP_LOG_SOFTMAX: return &shr_op_log_softmax;
+    case SHR_OP_QUANTIZE: return &shr_op_quantize;
+    case SHR_OP_DEQUANTIZE: return &shr_op_dequantize;
+    case SHR_OP_QLINEAR: return &shr_op_qlinear;
+    case SHR_OP_QCONV2D: return &shr_op_qconv2d;
+    case SHR_OP_QADD: return &shr_op_qadd;
+    case SHR_OP_QMAXPOOL2D: return &shr_op_qmaxpool2d;
+    case SHR_OP_QAVGPOOL2D: return &shr_op_qavgpool2d;
+    case SHR_OP_QFLATTEN: return &shr_op_qflatten;
+    case SHR_OP_QCLAMP: return &shr_op_qclamp;
+    case SHR_OP_WLINEAR: return &shr_op_wlinear;
+    case SHR_OP_DLINEAR: return &shr_op_dlinear;
+    case SHR_OP_FAKE_QUANT: return &shr_op_fake_quant;
     default: return NULL;
     }
 }

@@ -6,7 +6,8 @@
  * are folded into their weights (fold_bn.c); nodes nothing needs are skipped and get no
  * memory; a ReLU / ReLU6 whose input is a Linear or Conv2d output used by nothing else
  * is folded into that op's epilogue (a clamp): the activation node is skipped and its
- * output aliases the producer's buffer. */
+ * output aliases the producer's buffer. Quantized activations take 1 or 2 bytes per element
+ * in the arena (shr_value_dtype). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include "core/checked.h"
 #include "core/error.h"
 #include "nn/exec.h"
+#include "runtime/plan_sparse.h"
 #include "shrink/runtime.h"
 
 struct shr_plan {
@@ -29,6 +31,7 @@ struct shr_plan {
     float *fuse_lo, *fuse_hi; /* per node: clamp fused into this node (lo <= hi), else lo > hi */
     int *alias;        /* per value: the value whose buffer it shares, -1 its own, NO_STORAGE */
     int n_fused, n_folded;
+    shr_plan_sparse *sparse; /* pruned Linear layers on the sparse kernels (plan_sparse.c) */
 };
 
 #define NO_STORAGE (-2) /* the output of a skipped dead node */
@@ -52,7 +55,21 @@ static void plan_dead_nodes(shr_plan *p) {
     free(needed);
 }
 
-/* Marks foldable (Linear|Conv2d) -> (ReLU|ReLU6) pairs. */
+/* Ops whose forward honors a fused clamp (shr_op_io.act_fused): the f32 GEMM layers, the
+ * weight-only and dynamic Linear, and integer layers with f32 output. */
+static int takes_clamp(const shr_graph *g, int k) {
+    switch (g->nodes[k].op) {
+    case SHR_OP_LINEAR:
+    case SHR_OP_CONV2D:
+    case SHR_OP_WLINEAR:
+    case SHR_OP_DLINEAR: return 1;
+    case SHR_OP_QLINEAR:
+    case SHR_OP_QCONV2D: return shr_value_dtype(g, g->nodes[k].output) == SHR_F32;
+    default: return 0;
+    }
+}
+
+/* Marks foldable (Linear|Conv2d|...) -> (ReLU|ReLU6) pairs. */
 static void plan_fusion(shr_plan *p) {
     const shr_graph *g = p->g;
     for (int j = 0; j < g->n_nodes; j++) {
@@ -62,7 +79,7 @@ static void plan_fusion(shr_plan *p) {
         int v = act->inputs[0];
         if (v < 0 || v == g->output || g->values[v].kind != SHR_VALUE_ACT) continue;
         int k = g->values[v].producer;
-        if (k < 0 || (g->nodes[k].op != SHR_OP_LINEAR && g->nodes[k].op != SHR_OP_CONV2D) || p->skip[k]) continue;
+        if (k < 0 || !takes_clamp(g, k) || p->skip[k]) continue;
         if (p->fuse_lo[k] <= p->fuse_hi[k]) continue;
         int uses = 0;
         for (int n = 0; n < g->n_nodes; n++)
@@ -118,7 +135,8 @@ static shr_status plan_memory(shr_plan *p) {
         if (val->kind != SHR_VALUE_INPUT && val->kind != SHR_VALUE_ACT) continue;
         if (p->alias[v] != -1) continue;
         size_t bytes;
-        if (shr_mul_overflow_size((size_t)shr_value_sample_numel(val), (size_t)p->max_batch * sizeof(float), &bytes) ||
+        size_t esz = shr_act_elem_size(shr_value_dtype(g, v)); /* quantized activations are 1 or 2 bytes */
+        if (shr_mul_overflow_size((size_t)shr_value_sample_numel(val), (size_t)p->max_batch * esz, &bytes) ||
             bytes > SHR_MAX_ACTIVATION_BYTES) {
             free(iv);
             free(last_use);
@@ -175,6 +193,7 @@ void shr_plan_free(shr_plan *p) {
     free(p->fuse_hi);
     free(p->alias);
     shr_graph_free(p->own);
+    shr_plan_sparse_free(p->sparse);
     shr_free(p->arena);
     free(p);
 }
@@ -207,7 +226,8 @@ shr_status shr_plan_create(const shr_graph *g, int max_batch, shr_plan **out) {
         for (int k = 0; k < g->n_nodes; k++) p->fuse_lo[k] = 1.0f, p->fuse_hi[k] = 0.0f;
         plan_dead_nodes(p);
         plan_fusion(p);
-        st = plan_memory(p);
+        st = shr_plan_sparse_compile(g, p->skip, &p->sparse);
+        if (st == SHR_OK) st = plan_memory(p);
     }
     if (st == SHR_OK && !(p->arena = shr_alloc(p->arena_bytes)))
         st = shr_fail(SHR_ERR_NOMEM, "out of memory for a %zu-byte activation arena", p->arena_bytes);
@@ -231,7 +251,9 @@ shr_status shr_plan_run(shr_plan *p, const float *x, int n, const float **out) {
     memcpy(in->data, x, in->nbytes);
     for (int k = 0; k < g->n_nodes; k++) {
         if (p->skip[k]) continue;
-        if (p->fuse_lo[k] <= p->fuse_hi[k])
+        if (shr_plan_sparse_use(p->sparse, k, n))
+            SHR_TRY(shr_plan_sparse_run(p->sparse, &p->vt, k, p->fuse_lo[k], p->fuse_hi[k]));
+        else if (p->fuse_lo[k] <= p->fuse_hi[k])
             SHR_TRY(shr_exec_forward_fused(&p->vt, k, &p->state[k], p->fuse_lo[k], p->fuse_hi[k]));
         else
             SHR_TRY(shr_exec_forward(&p->vt, k, 0, &p->state[k], NULL));

@@ -1,0 +1,268 @@
+/* shrink quantize: static / dynamic / weight-only quantization (and QAT) of a model, evaluated
+ * before and after, saved atomically with the lineage; per-layer SQNR and quantization
+ * parameters in the report. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "shrink/quant.h"
+
+#define MAX_LIST 64
+
+typedef struct quant_args {
+    const char *model, *mode, *data, *out, *calib, *granularity, *teacher;
+    const char *exclude[MAX_LIST], *keep16[MAX_LIST];
+    char *bufs[2 * MAX_LIST];
+    int n_exclude, n_keep16, n_bufs;
+    int bits, per_channel, per_tensor, symmetric, asymmetric, act_bits, calib_samples, group_size, int4_zero, gptq;
+    int epochs, lsq, auto_mp, threads, json, batch;
+    int64_t train_limit, test_limit, seed;
+    double percentile, max_drop, lr;
+} quant_args;
+
+static void free_args(quant_args *a) {
+    for (int i = 0; i < a->n_bufs; i++) free(a->bufs[i]);
+}
+
+/* --exclude / --keep-int16 may repeat and take comma lists: taken out before cli_parse. */
+static int take_lists(quant_args *a, int *argc, char **argv) {
+    static const char *const flags[2] = {"--exclude", "--keep-int16"};
+    int w = 0;
+    for (int i = 0; i < *argc; i++) {
+        int which = -1;
+        const char *v = NULL;
+        for (int f = 0; f < 2 && which < 0; f++) {
+            size_t len = strlen(flags[f]);
+            if (strcmp(argv[i], flags[f]) == 0) {
+                if (i + 1 >= *argc) return cli_usage("quantize", "%s needs a layer name", flags[f]);
+                which = f, v = argv[++i];
+            } else if (strncmp(argv[i], flags[f], len) == 0 && argv[i][len] == '=') {
+                which = f, v = argv[i] + len + 1;
+            }
+        }
+        if (which < 0) {
+            argv[w++] = argv[i];
+            continue;
+        }
+        char *copy = strdup(v);
+        if (!copy || a->n_bufs >= 2 * MAX_LIST) {
+            free(copy);
+            return cli_usage("quantize", "too many %s options", flags[which]);
+        }
+        a->bufs[a->n_bufs++] = copy;
+        const char **list = which == 0 ? a->exclude : a->keep16;
+        int *n = which == 0 ? &a->n_exclude : &a->n_keep16;
+        for (char *save = NULL, *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+            if (*n >= MAX_LIST) return cli_usage("quantize", "at most %d layers in %s", MAX_LIST, flags[which]);
+            list[(*n)++] = tok;
+        }
+    }
+    *argc = w;
+    return CLI_OK;
+}
+
+/* Options -> config; usage errors exit 2. */
+static int configure(const quant_args *a, shr_quant_config *c) {
+    *c = shr_quant_default();
+    if (shr_quant_mode_parse(a->mode, &c->mode) != SHR_OK) return cli_usage("quantize", "%s", shr_last_error());
+    if (a->calib && shr_calib_parse(a->calib, &c->calib) != SHR_OK) return cli_usage("quantize", "%s", shr_last_error());
+    if (a->per_channel && a->per_tensor) return cli_usage("quantize", "give --per-channel or --per-tensor, not both");
+    if (a->symmetric && a->asymmetric) return cli_usage("quantize", "give --symmetric or --asymmetric, not both");
+    c->per_channel = !a->per_tensor;
+    if (a->granularity) {
+        if (strcmp(a->granularity, "tensor") == 0) c->per_channel = 0;
+        else if (strcmp(a->granularity, "channel") != 0)
+            return cli_usage("quantize", "--granularity takes tensor or channel, not '%s'", a->granularity);
+    }
+    c->symmetric = a->symmetric;
+    c->int4_asym = a->int4_zero || a->asymmetric;
+    c->bits = a->bits ? a->bits : 8;
+    c->act_bits = a->act_bits;
+    c->percentile = a->percentile;
+    c->calib_samples = a->calib_samples;
+    c->group_size = a->group_size;
+    c->gptq = a->gptq;
+    c->exclude = a->exclude;
+    c->n_exclude = a->n_exclude;
+    c->keep16 = a->keep16;
+    c->n_keep16 = a->n_keep16;
+    if (c->mode == SHR_QUANT_STATIC && c->bits != 8 && c->bits != 16)
+        return cli_usage("quantize", "--mode static takes --bits 8 or 16");
+    if (c->mode == SHR_QUANT_DYNAMIC && c->bits != 8) return cli_usage("quantize", "--mode dynamic takes --bits 8");
+    if (c->mode == SHR_QUANT_WEIGHT_ONLY && c->bits != 8 && c->bits != 4)
+        return cli_usage("quantize", "--mode weight-only takes --bits 8 or 4");
+    if (c->gptq && !(c->mode == SHR_QUANT_WEIGHT_ONLY && c->bits == 4))
+        return cli_usage("quantize", "--gptq goes with --mode weight-only --bits 4");
+    if (a->auto_mp && c->mode != SHR_QUANT_STATIC) return cli_usage("quantize", "--auto goes with --mode static");
+    if (a->max_drop >= 0 && !a->auto_mp) return cli_usage("quantize", "--max-drop goes with --auto");
+    return CLI_OK;
+}
+
+static void lineage_text(char *buf, size_t size, const quant_args *a, const shr_quant_config *c) {
+    int n = snprintf(buf, size, "quantize int%d %s", c->bits, shr_quant_mode_name(c->mode));
+    if (c->mode == SHR_QUANT_STATIC || c->mode == SHR_QUANT_QAT)
+        n += snprintf(buf + n, size - (size_t)n, " %s %s %s act_bits=%d calib_samples=%d", shr_calib_name(c->calib),
+                      c->per_channel ? "per-channel" : "per-tensor", c->symmetric ? "symmetric" : "asymmetric",
+                      c->act_bits, c->calib_samples);
+    if (c->mode == SHR_QUANT_STATIC && c->calib == SHR_CALIB_PERCENTILE)
+        n += snprintf(buf + n, size - (size_t)n, " percentile=%g", c->percentile);
+    if (c->mode == SHR_QUANT_WEIGHT_ONLY && c->bits == 4)
+        n += snprintf(buf + n, size - (size_t)n, " group_size=%d%s%s", c->group_size, c->int4_asym ? " zero_points" : "",
+                      c->gptq ? " gptq" : "");
+    if (c->mode == SHR_QUANT_QAT) n += snprintf(buf + n, size - (size_t)n, " epochs=%d%s", a->epochs, a->lsq ? " lsq" : "");
+    if (a->auto_mp) n += snprintf(buf + n, size - (size_t)n, " auto max_drop=%g", a->max_drop < 0 ? 0.01 : a->max_drop);
+    for (int i = 0; i < c->n_exclude && n < (int)size; i++)
+        n += snprintf(buf + n, size - (size_t)n, " exclude=%s", c->exclude[i]);
+    for (int i = 0; i < c->n_keep16 && n < (int)size; i++)
+        n += snprintf(buf + n, size - (size_t)n, " keep_int16=%s", c->keep16[i]);
+    if (n < (int)size) snprintf(buf + n, size - (size_t)n, " data=%s seed=%lld", a->data, (long long)a->seed);
+}
+
+static json_t *num_or_null(double v) { return isfinite(v) ? json_real(v) : json_null(); }
+
+static json_t *layers_json(const shr_quant_report *r) {
+    json_t *arr = json_array();
+    for (int i = 0; i < r->n_layers; i++) {
+        const shr_quant_layer *l = &r->layers[i];
+        json_t *o = json_object();
+        json_object_set_new(o, "name", json_string(l->name));
+        json_object_set_new(o, "op", json_string(shr_op_name(l->op)));
+        json_object_set_new(o, "bits", json_integer(l->bits));
+        json_object_set_new(o, "sqnr_db", num_or_null(l->sqnr_db));
+        if (l->x_scale > 0) {
+            json_object_set_new(o, "x_scale", json_real(l->x_scale));
+            json_object_set_new(o, "x_zero_point", json_integer(l->x_zero_point));
+        }
+        if (l->y_scale > 0) {
+            json_object_set_new(o, "y_scale", json_real(l->y_scale));
+            json_object_set_new(o, "y_zero_point", json_integer(l->y_zero_point));
+        }
+        if (l->w_scale_max > 0) {
+            json_object_set_new(o, "w_scale_min", json_real(l->w_scale_min));
+            json_object_set_new(o, "w_scale_max", json_real(l->w_scale_max));
+        }
+        json_array_append_new(arr, o);
+    }
+    return arr;
+}
+
+typedef struct outcome {
+    double acc_before, acc_after;
+    int64_t bytes_before, bytes;
+} outcome;
+
+static int report(const quant_args *a, const shr_quant_config *c, const shr_quant_report *r, const outcome *o) {
+    if (a->json) {
+        json_t *j = json_object();
+        json_object_set_new(j, "output", json_string(a->out));
+        json_object_set_new(j, "mode", json_string(shr_quant_mode_name(c->mode)));
+        json_object_set_new(j, "bits", json_integer(c->bits));
+        if (c->mode == SHR_QUANT_STATIC || c->mode == SHR_QUANT_QAT)
+            json_object_set_new(j, "calibration", json_string(shr_calib_name(c->calib)));
+        json_object_set_new(j, "granularity", json_string(c->per_channel ? "channel" : "tensor"));
+        json_object_set_new(j, "accuracy_before", json_real(o->acc_before));
+        json_object_set_new(j, "accuracy_after", json_real(o->acc_after));
+        json_object_set_new(j, "accuracy_drop_pt", json_real(100.0 * (o->acc_before - o->acc_after)));
+        json_object_set_new(j, "file_bytes_before", json_integer(o->bytes_before));
+        json_object_set_new(j, "file_bytes", json_integer(o->bytes));
+        json_object_set_new(j, "size_ratio", json_real(o->bytes_before > 0 ? (double)o->bytes / (double)o->bytes_before : 0.0));
+        json_object_set_new(j, "bn_folded", json_integer(r->bn_folded));
+        json_object_set_new(j, "relu_fused", json_integer(r->relu_fused));
+        json_object_set_new(j, "layers", layers_json(r));
+        return cli_print_json("quantize", j);
+    }
+    printf("model       %s (%s, %d-bit)\n", a->out, shr_quant_mode_name(c->mode), c->bits);
+    printf("accuracy    %.4f -> %.4f (%+.2f pt)\n", o->acc_before, o->acc_after, 100.0 * (o->acc_after - o->acc_before));
+    printf("file size   %lld -> %lld bytes (%.3fx)\n", (long long)o->bytes_before, (long long)o->bytes,
+           o->bytes_before > 0 ? (double)o->bytes / (double)o->bytes_before : 0.0);
+    printf("folded      %d BatchNorm, %d activation(s) fused\n\n", r->bn_folded, r->relu_fused);
+    printf("%-24s %-8s %5s %9s %11s %5s %11s %5s\n", "layer", "op", "bits", "SQNR dB", "x_scale", "x_zp", "y_scale",
+           "y_zp");
+    for (int i = 0; i < r->n_layers; i++) {
+        const shr_quant_layer *l = &r->layers[i];
+        printf("%-24s %-8s %5d %9.2f %11.4g %5d %11.4g %5d\n", l->name, shr_op_name(l->op), l->bits, l->sqnr_db,
+               (double)l->x_scale, l->x_zero_point, (double)l->y_scale, l->y_zero_point);
+    }
+    return CLI_OK;
+}
+
+static int run(quant_args *a) {
+    shr_quant_config cfg;
+    int rc = configure(a, &cfg);
+    if (rc != CLI_OK) return rc;
+    shr_set_threads(a->threads);
+    shr_graph *g = NULL, *q = NULL;
+    shr_dataset *train = NULL, *test = NULL;
+    shr_quant_report *rep = calloc(1, sizeof *rep);
+    outcome o = {0, 0, cli_file_size(a->model), 0};
+    if (!rep) {
+        fprintf(stderr, "shrink quantize: error: out of memory\n");
+        return CLI_FAIL;
+    }
+    shr_status st = shr_model_load(a->model, &g);
+    if (st != SHR_OK) rc = cli_fail("quantize", st);
+    int64_t want = a->train_limit > 0 ? a->train_limit : (cfg.mode == SHR_QUANT_QAT ? 0 : cfg.calib_samples);
+    if (rc == CLI_OK) rc = cli_load_data_for_model("quantize", a->data, SHR_SPLIT_TRAIN, want, g, &train);
+    if (rc == CLI_OK) rc = cli_load_data_for_model("quantize", a->data, SHR_SPLIT_TEST, a->test_limit, g, &test);
+    shr_eval_result ev = {0, 0, 0, 0};
+    if (rc == CLI_OK && (st = shr_evaluate(g, test, 256, &ev)) != SHR_OK) rc = cli_fail("quantize", st);
+    o.acc_before = ev.accuracy;
+    if (rc == CLI_OK) {
+        fprintf(stderr, "%s: accuracy %.4f; quantizing (%s, %d-bit)...\n", a->model, o.acc_before,
+                shr_quant_mode_name(cfg.mode), cfg.bits);
+        if ((st = shr_quantize(g, train, &cfg, &q, rep)) != SHR_OK) rc = cli_fail("quantize", st);
+    }
+    if (rc == CLI_OK && (st = shr_evaluate(q, test, 256, &ev)) != SHR_OK) rc = cli_fail("quantize", st);
+    o.acc_after = ev.accuracy;
+    char step[2048], hex[65];
+    lineage_text(step, sizeof step, a, &cfg);
+    if (rc == CLI_OK && shr_file_sha256(a->model, hex) != SHR_OK) hex[0] = '\0';
+    if (rc == CLI_OK && (st = shr_lineage_add_step(q, step, hex[0] ? hex : NULL)) != SHR_OK) rc = cli_fail("quantize", st);
+    if (rc == CLI_OK && (st = shr_model_save(q, a->out)) != SHR_OK) rc = cli_fail("quantize", st);
+    o.bytes = cli_file_size(a->out);
+    if (rc == CLI_OK) rc = report(a, &cfg, rep, &o);
+    free(rep);
+    shr_dataset_free(train);
+    shr_dataset_free(test);
+    shr_graph_free(q);
+    shr_graph_free(g);
+    return rc;
+}
+
+int cmd_quantize(int argc, char **argv) {
+    quant_args a = {.mode = "static", .calib = NULL, .act_bits = 8, .calib_samples = 1000, .group_size = 32,
+                    .percentile = 99.99, .max_drop = -1, .seed = 1, .epochs = 1, .batch = 64};
+    int rc = take_lists(&a, &argc, argv);
+    const char *pos[1];
+    int n_pos = 0;
+    cli_opt opts[] = {
+        {"--mode", OPT_STR, &a.mode, 0, 0},                 {"--bits", OPT_INT, &a.bits, 1, 32},
+        {"--per-channel", OPT_FLAG, &a.per_channel, 0, 0}, {"--per-tensor", OPT_FLAG, &a.per_tensor, 0, 0},
+        {"--granularity", OPT_STR, &a.granularity, 0, 0},  {"--symmetric", OPT_FLAG, &a.symmetric, 0, 0},
+        {"--asymmetric", OPT_FLAG, &a.asymmetric, 0, 0},   {"--calib", OPT_STR, &a.calib, 0, 0},
+        {"--calibration", OPT_STR, &a.calib, 0, 0},        {"--percentile", OPT_FLOAT, &a.percentile, 50, 100},
+        {"--calib-samples", OPT_INT, &a.calib_samples, 1, 1000000},
+        {"--act-bits", OPT_INT, &a.act_bits, 7, 8},        {"--group-size", OPT_INT, &a.group_size, 32, 128},
+        {"--zero-points", OPT_FLAG, &a.int4_zero, 0, 0},   {"--gptq", OPT_FLAG, &a.gptq, 0, 0},
+        {"--epochs", OPT_INT, &a.epochs, 0, 100000},       {"--lsq", OPT_FLAG, &a.lsq, 0, 0},
+        {"--lr", OPT_FLOAT, &a.lr, 1e-9, 100},             {"--batch", OPT_INT, &a.batch, 2, 4096},
+        {"--teacher", OPT_STR, &a.teacher, 0, 0},          {"--auto", OPT_FLAG, &a.auto_mp, 0, 0},
+        {"--max-drop", OPT_FLOAT, &a.max_drop, 0, 1},      {"--data", OPT_STR, &a.data, 0, 0},
+        {"-o", OPT_STR, &a.out, 0, 0},                     {"--output", OPT_STR, &a.out, 0, 0},
+        {"--train-limit", OPT_I64, &a.train_limit, 0, 1e12}, {"--test-limit", OPT_I64, &a.test_limit, 0, 1e12},
+        {"--seed", OPT_I64, &a.seed, 0, 9e18},             {"--threads", OPT_INT, &a.threads, 0, 1024},
+        {"--json", OPT_FLAG, &a.json, 0, 0},
+    };
+    if (rc == CLI_OK) rc = cli_parse("quantize", argc, argv, opts, (int)(sizeof opts / sizeof opts[0]), pos, 1, &n_pos);
+    if (rc == CLI_OK && n_pos != 1) rc = cli_usage("quantize", "give one MODEL file");
+    if (rc == CLI_OK && !a.data) rc = cli_usage("quantize", "--data is required");
+    if (rc == CLI_OK && !a.out) rc = cli_usage("quantize", "-o OUT.shrk is required");
+    if (rc == CLI_OK) {
+        a.model = pos[0];
+        rc = run(&a);
+    }
+    free_args(&a);
+    return rc;
+}

@@ -1,0 +1,141 @@
+/* Quantization: integer models that are smaller and run on integer kernels (docs/quant.md).
+ *
+ * Modes:
+ *   static       weights and activations as integer codes (int8, or int16 fixed point); BatchNorm
+ *                folded, conv/linear + ReLU fused, activation ranges calibrated on sample data;
+ *                the runtime executes conv / linear / pool / add / relu / flatten in integers
+ *                between one quantize at the input and one dequantize at the output.
+ *   dynamic      Linear weights int8; activations quantized per batch at run time.
+ *   weight-only  Linear weights int8 per channel or int4 per group; activations stay f32.
+ *   qat          fake-quant training from the float model (shr_qat_*), then converted like static.
+ * A quantized model is an ordinary graph (new ops and integer params, graph.h) that saves, loads,
+ * evaluates and benchmarks like any other. */
+#ifndef SHRINK_QUANT_H
+#define SHRINK_QUANT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "shrink/data.h"
+#include "shrink/graph.h"
+#include "shrink/status.h"
+#include "shrink/train.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- calibration: choosing a clipping range from observed values ---- */
+
+typedef enum shr_calib_method {
+    SHR_CALIB_MINMAX = 0, /* the full observed range */
+    SHR_CALIB_EMA,        /* moving average of per-batch min / max (factor 0.01) */
+    SHR_CALIB_PERCENTILE, /* the given percentile of the values (two-sided) */
+    SHR_CALIB_ENTROPY,    /* the threshold minimizing KL(observed || quantized) histograms (TensorRT) */
+    SHR_CALIB_MSE         /* the range minimizing the expected quantization MSE */
+} shr_calib_method;
+
+shr_status shr_calib_parse(const char *name, shr_calib_method *out);
+const char *shr_calib_name(shr_calib_method m);
+
+/* Statistics of one tensor over calibration batches, in two passes: the range pass (min, max,
+ * moving-average min / max), then, for methods that need one, a histogram over that range. */
+typedef struct shr_observer shr_observer;
+shr_status shr_observer_create(shr_observer **out);
+void shr_observer_free(shr_observer *o); /* NULL is a no-op */
+/* Pass 1, once per batch. Non-finite values are ignored. */
+void shr_observer_range(shr_observer *o, const float *x, size_t n);
+/* Pass 2, once per batch (after all range batches). */
+void shr_observer_hist(shr_observer *o, const float *x, size_t n);
+/* The clipping range [*lo, *hi] (lo <= 0 <= hi) for `levels` quantization steps (255 for 8-bit
+ * codes): two-sided when symmetric, else for asymmetric codes. percentile in (50, 100]. Methods
+ * that need a histogram fall back to min / max when pass 2 saw nothing. */
+void shr_observer_choose(const shr_observer *o, shr_calib_method m, double percentile, int levels, int symmetric,
+                         float *lo, float *hi);
+/* Both passes over one array and the choice (tests, weight ranges). */
+shr_status shr_calib_array(const float *x, size_t n, shr_calib_method m, double percentile, int levels,
+                           int symmetric, float *lo, float *hi);
+
+/* ---- quantization parameters ---- */
+
+/* Codes for a real range [lo, hi] (0 is included first): u8 asymmetric (scale = (hi - lo) /
+ * (qmax - qmin), zero point = round(qmin - lo / scale)) or signed symmetric (zero point 0,
+ * scale = max(|lo|, hi) / qmax), with qmax = 2^(bits-1) - 1 signed or 2^bits - 1 unsigned. */
+typedef struct shr_qparams {
+    float scale;
+    int zero_point;
+    int qmin, qmax; /* the codes used */
+    shr_dtype type; /* SHR_U8, SHR_I8 or SHR_I16 */
+} shr_qparams;
+shr_qparams shr_qparams_from_range(float lo, float hi, int bits, int symmetric);
+/* Mean squared error of quantizing x with p (real units). */
+double shr_qparams_mse(const shr_qparams *p, const float *x, size_t n);
+/* Signal-to-quantization-noise ratio 10 log10(sum ref^2 / sum (ref - x)^2) in dB (inf if exact). */
+double shr_sqnr_db(const float *ref, const float *x, size_t n);
+
+/* ---- whole-model quantization ---- */
+
+typedef enum shr_quant_mode {
+    SHR_QUANT_STATIC = 0,
+    SHR_QUANT_DYNAMIC,
+    SHR_QUANT_WEIGHT_ONLY,
+    SHR_QUANT_QAT
+} shr_quant_mode;
+shr_status shr_quant_mode_parse(const char *name, shr_quant_mode *out);
+const char *shr_quant_mode_name(shr_quant_mode m);
+
+#define SHR_QUANT_MAX_LAYERS 256
+
+typedef struct shr_quant_config {
+    shr_quant_mode mode;
+    int bits;            /* static: 8 or 16; weight-only: 8 or 4; dynamic: 8 */
+    int per_channel;     /* weights: one scale per output channel (1, default) or per tensor (0) */
+    int symmetric;       /* 8-bit activations: signed symmetric codes (1) or u8 asymmetric (0, default) */
+    int act_bits;        /* 8-bit mode: 8 (default) or 7 (codes 0..127: the faster int16-product path) */
+    shr_calib_method calib;
+    double percentile;   /* SHR_CALIB_PERCENTILE, e.g. 99.99 */
+    int calib_samples;   /* samples of the calibration set used (default 1000) */
+    int calib_batch;     /* default 100 */
+    int group_size;      /* weight-only int4: 32, 64 or 128 (default 32) */
+    int int4_asym;       /* weight-only int4: zero points per group */
+    int gptq;            /* weight-only int4: error-compensating rounding (needs calibration data) */
+    /* Mixed precision: node names kept f32, or at int16, in a static int8 model. */
+    const char *const *exclude;
+    int n_exclude;
+    const char *const *keep16;
+    int n_keep16;
+} shr_quant_config;
+
+shr_quant_config shr_quant_default(void);
+
+/* One quantized layer in the report. */
+typedef struct shr_quant_layer {
+    char name[128];
+    shr_op op;           /* the float op (conv2d, linear, add, ...) */
+    int bits;            /* weights / codes: 4, 8, 16; 32 = kept f32 */
+    float x_scale, y_scale; /* 0 when not applicable (f32 in / out) */
+    int x_zero_point, y_zero_point;
+    float w_scale_min, w_scale_max;
+    double sqnr_db;      /* output vs the float model's on calibration samples (NaN: not measured) */
+} shr_quant_layer;
+
+typedef struct shr_quant_report {
+    int n_layers;
+    shr_quant_layer layers[SHR_QUANT_MAX_LAYERS];
+    int bn_folded;       /* BatchNorms folded before quantizing */
+    int relu_fused;      /* activations fused into the preceding layer */
+    int quantize_ops, dequantize_ops; /* edges between integer and f32 regions */
+} shr_quant_report;
+
+/* Quantizes g into a new graph *out (g is not modified). calib: samples for static ranges,
+ * GPTQ and SQNR (preprocessed by g->preproc); may be NULL for dynamic and plain weight-only.
+ * report may be NULL. The output records the per-layer SQNR (shr_quant_layer_sqnr). */
+shr_status shr_quantize(const shr_graph *g, const shr_dataset *calib, const shr_quant_config *cfg, shr_graph **out,
+                        shr_quant_report *report);
+
+/* The SQNR a quantize step recorded for node `name` (NaN if none). */
+double shr_quant_layer_sqnr(const shr_graph *g, const char *name);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,186 @@
+/* Dynamic-range and weight-only quantization: every Linear layer (not excluded) gets integer
+ * weights — int8 per output channel (symmetric), or for weight-only int4 one scale (and
+ * optionally a zero point) per group of inputs — and runs as dlinear / wlinear; the rest of the
+ * model (BatchNorm folded) stays f32. Convolutions keep f32 weights in these modes. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "kernels/int4.h"
+#include "quant/quant_internal.h"
+
+typedef struct wctx {
+    const shr_graph *F;
+    shr_graph *Q;
+    int *map; /* F value -> Q value (-1) */
+} wctx;
+
+static shr_status map_value(wctx *c, int fv, int *out) {
+    if (fv < 0) {
+        *out = -1;
+        return SHR_OK;
+    }
+    if (c->map[fv] < 0) { /* params / buffers are copied when first read */
+        const shr_value *v = &c->F->values[fv];
+        if (v->kind != SHR_VALUE_PARAM && v->kind != SHR_VALUE_BUFFER)
+            return shr_fail(SHR_ERR_INTERNAL, "value '%s' read before it is made", v->name);
+        SHR_TRY(shr_q_add_tensor(c->Q, v->name, v->kind, v->data->dtype, v->ndim, v->shape, v->data->data,
+                                 &c->map[fv]));
+    }
+    *out = c->map[fv];
+    return SHR_OK;
+}
+
+/* int4 group codes as an I4 tensor (N, K) and its scales / zero points. */
+static shr_status add_i4(shr_graph *Q, const char *wname, const shr_i4_mat *m, int in[5]) {
+    int64_t shape[2] = {m->N, m->K}, sshape[2] = {m->N, m->ngroups};
+    SHR_TRY(shr_q_add_tensor(Q, wname, SHR_VALUE_PARAM, SHR_I4, 2, shape, NULL, &in[1]));
+    uint8_t *dst = Q->values[in[1]].data->data;
+    for (int n = 0; n < m->N; n++)
+        for (int k = 0; k < m->K; k++) shr_i4_set(dst, (int64_t)n * m->K + k, shr_i4_get(m->q + (long)n * m->ldq, k));
+    char name[256];
+    snprintf(name, sizeof name, "%.200s.scale", wname);
+    SHR_TRY(shr_q_add_tensor(Q, name, SHR_VALUE_BUFFER, SHR_F32, 2, sshape, m->scale, &in[2]));
+    in[3] = -1;
+    if (m->zero) {
+        snprintf(name, sizeof name, "%.200s.zero", wname);
+        SHR_TRY(shr_q_add_tensor(Q, name, SHR_VALUE_BUFFER, SHR_I8, 2, sshape, m->zero, &in[3]));
+    }
+    return SHR_OK;
+}
+
+static shr_status emit_linear(wctx *c, const shr_node *n, const shr_quant_config *cfg, shr_quant_layer *l, int *out) {
+    const shr_value *wv = &c->F->values[n->inputs[1]];
+    int64_t N = wv->shape[0], K = wv->shape[1];
+    int in[5];
+    SHR_TRY(map_value(c, n->inputs[0], &in[0]));
+    int bias = -1;
+    if (n->n_inputs > 2) SHR_TRY(map_value(c, n->inputs[2], &bias));
+    shr_attrs a = shr_attrs_default();
+    char name[256];
+    if (cfg->mode == SHR_QUANT_WEIGHT_ONLY && cfg->bits == 4) {
+        shr_i4_mat *m;
+        SHR_TRY(shr_i4_quantize(shr_f32(wv->data), K, (int)N, (int)K, cfg->group_size, cfg->int4_asym, &m));
+        shr_status st = add_i4(c->Q, wv->name, m, in);
+        l->w_scale_min = INFINITY;
+        for (int64_t i = 0; i < N * m->ngroups; i++) {
+            l->w_scale_min = m->scale[i] < l->w_scale_min ? m->scale[i] : l->w_scale_min;
+            l->w_scale_max = m->scale[i] > l->w_scale_max ? m->scale[i] : l->w_scale_max;
+        }
+        shr_i4_mat_free(m);
+        SHR_TRY(st);
+        in[4] = bias;
+        a.groups = cfg->group_size;
+        return shr_graph_add_node(c->Q, n->name, SHR_OP_WLINEAR, &a, 5, in, out);
+    }
+    int8_t *codes = malloc((size_t)(N * K) + 1);
+    float *ws = malloc((size_t)N * sizeof *ws);
+    shr_status st = codes && ws ? SHR_OK : shr_fail(SHR_ERR_NOMEM, "out of memory");
+    if (st == SHR_OK) st = shr_q_weights(shr_f32(wv->data), N, K, 8, cfg->per_channel, 0, NULL, 0.0f, codes, ws);
+    int64_t ns = cfg->per_channel ? N : 1;
+    if (st == SHR_OK) st = shr_q_add_tensor(c->Q, wv->name, SHR_VALUE_PARAM, SHR_I8, 2, wv->shape, codes, &in[1]);
+    snprintf(name, sizeof name, "%.200s.scale", wv->name);
+    if (st == SHR_OK) st = shr_q_add_tensor(c->Q, name, SHR_VALUE_BUFFER, SHR_F32, 1, &ns, ws, &in[2]);
+    l->w_scale_min = INFINITY;
+    for (int64_t i = 0; st == SHR_OK && i < ns; i++) {
+        l->w_scale_min = ws[i] < l->w_scale_min ? ws[i] : l->w_scale_min;
+        l->w_scale_max = ws[i] > l->w_scale_max ? ws[i] : l->w_scale_max;
+    }
+    free(codes);
+    free(ws);
+    SHR_TRY(st);
+    if (cfg->mode == SHR_QUANT_DYNAMIC) {
+        in[3] = bias;
+        a.kernel[0] = cfg->act_bits == 8 ? 8 : 7;
+        return shr_graph_add_node(c->Q, n->name, SHR_OP_DLINEAR, &a, 4, in, out);
+    }
+    in[3] = -1;
+    in[4] = bias;
+    return shr_graph_add_node(c->Q, n->name, SHR_OP_WLINEAR, &a, 5, in, out);
+}
+
+static int excluded(const shr_quant_config *cfg, const char *name) {
+    for (int i = 0; i < cfg->n_exclude; i++)
+        if (strcmp(cfg->exclude[i], name) == 0) return 1;
+    return 0;
+}
+
+static shr_status rewrite(wctx *c, const shr_quant_config *cfg, const unsigned char *live, shr_quant_report *rep,
+                          shr_q_probe *probes) {
+    const shr_graph *F = c->F;
+    for (int k = 0; k < F->n_nodes; k++) {
+        if (!live[k]) continue;
+        const shr_node *n = &F->nodes[k];
+        int out;
+        if (n->op == SHR_OP_LINEAR && n->inputs[1] >= 0 && F->values[n->inputs[1]].kind == SHR_VALUE_PARAM &&
+            !excluded(cfg, n->name) && rep->n_layers < SHR_QUANT_MAX_LAYERS) {
+            shr_quant_layer *l = &rep->layers[rep->n_layers];
+            memset(l, 0, sizeof *l);
+            snprintf(l->name, sizeof l->name, "%s", n->name);
+            l->op = n->op;
+            l->bits = cfg->bits;
+            l->sqnr_db = NAN;
+            SHR_TRY(emit_linear(c, n, cfg, l, &out));
+            probes[rep->n_layers++] = (shr_q_probe){n->output, out, {0.0f, 0, 0, 0, SHR_F32}, 0};
+        } else {
+            int small[16], *in = n->n_inputs <= 16 ? small : malloc((size_t)n->n_inputs * sizeof *in);
+            if (!in) return shr_fail(SHR_ERR_NOMEM, "out of memory");
+            shr_status st = SHR_OK;
+            for (int i = 0; i < n->n_inputs && st == SHR_OK; i++) st = map_value(c, n->inputs[i], &in[i]);
+            if (st == SHR_OK) st = shr_graph_add_node(c->Q, n->name, n->op, &n->attrs, n->n_inputs, in, &out);
+            if (in != small) free(in);
+            SHR_TRY(st);
+        }
+        c->map[n->output] = out;
+    }
+    c->Q->output = c->map[F->output];
+    return SHR_OK;
+}
+
+shr_status shr_q_weights_only(const shr_graph *g, const shr_dataset *calib, const shr_quant_config *cfg,
+                              shr_graph **out, shr_quant_report *rep) {
+    if (cfg->mode == SHR_QUANT_DYNAMIC && cfg->bits != 8)
+        return shr_fail(SHR_ERR_INVALID_ARG, "dynamic quantization takes --bits 8, not %d", cfg->bits);
+    if (cfg->mode == SHR_QUANT_WEIGHT_ONLY && cfg->bits != 8 && cfg->bits != 4)
+        return shr_fail(SHR_ERR_INVALID_ARG, "weight-only quantization takes --bits 8 or 4, not %d", cfg->bits);
+    if (cfg->bits == 4 && cfg->group_size != 32 && cfg->group_size != 64 && cfg->group_size != 128)
+        return shr_fail(SHR_ERR_INVALID_ARG, "--group-size must be 32, 64 or 128");
+    wctx c = {NULL, NULL, NULL};
+    unsigned char *live = NULL;
+    int *uses = NULL, folded = 0;
+    shr_q_probe *probes = calloc(SHR_QUANT_MAX_LAYERS, sizeof *probes);
+    shr_status st = probes ? SHR_OK : shr_fail(SHR_ERR_NOMEM, "out of memory");
+    shr_graph *F = NULL;
+    if (st == SHR_OK) st = shr_q_folded(g, &F, &folded);
+    c.F = F;
+    if (st == SHR_OK) st = shr_q_liveness(F, &live, &uses);
+    if (st == SHR_OK && !(c.map = malloc((size_t)(F->n_values + 1) * sizeof *c.map)))
+        st = shr_fail(SHR_ERR_NOMEM, "out of memory");
+    if (st == SHR_OK) st = shr_graph_create(&c.Q);
+    if (st == SHR_OK) {
+        const shr_value *x = &F->values[F->input];
+        for (int v = 0; v < F->n_values; v++) c.map[v] = -1;
+        st = shr_graph_add_input(c.Q, x->name, x->ndim - 1, x->shape + 1, &c.map[F->input]);
+        c.Q->preproc = F->preproc;
+        if (st == SHR_OK && F->arch && !(c.Q->arch = strdup(F->arch))) st = shr_fail(SHR_ERR_NOMEM, "out of memory");
+        if (st == SHR_OK && F->lineage && !(c.Q->lineage = strdup(F->lineage)))
+            st = shr_fail(SHR_ERR_NOMEM, "out of memory");
+        rep->bn_folded = folded;
+    }
+    if (st == SHR_OK) st = rewrite(&c, cfg, live, rep, probes);
+    if (st == SHR_OK) st = shr_graph_validate(c.Q);
+    if (st == SHR_OK && calib) st = shr_q_measure_sqnr(F, c.Q, calib, 256, probes, rep);
+    free(live);
+    free(uses);
+    free(c.map);
+    free(probes);
+    shr_graph_free(F);
+    if (st != SHR_OK) {
+        shr_graph_free(c.Q);
+        return st;
+    }
+    *out = c.Q;
+    return SHR_OK;
+}

@@ -1,0 +1,250 @@
+/* Whole-model quantization on small random models: every mode gives a graph that validates,
+ * runs the same through the plan and the tape, stays close to the float model, and survives a
+ * .shrk round trip bit for bit; quantized graphs with hostile quantization fields are refused. */
+#include <math.h>
+#include <string.h>
+
+#include "io/shrk_format.h"
+#include "qtest_util.h"
+
+#define NS 160
+
+static shr_dataset *random_data(int c, int h, int w, uint64_t seed) {
+    shr_rng r;
+    shr_rng_seed(&r, seed);
+    int64_t per = (int64_t)c * h * w;
+    float *x = malloc(sizeof(float) * NS * per);
+    int32_t *y = malloc(sizeof(int32_t) * NS);
+    for (int64_t i = 0; i < NS * per; i++) x[i] = (float)shr_rng_below(&r, 256);
+    for (int i = 0; i < NS; i++) y[i] = (int32_t)shr_rng_below(&r, 10);
+    shr_dataset *d = NULL;
+    CHECK_OK(shr_dataset_from_arrays(NS, c, h, w, x, y, &d));
+    free(x);
+    free(y);
+    return d;
+}
+
+static shr_graph *model(const char *arch, const shr_dataset *d) {
+    shr_graph *g = NULL;
+    CHECK_OK(shr_zoo_build(arch, d->c, d->h, d->w, 10, 3, &g));
+    if (g) CHECK_OK(shr_dataset_default_preproc(d, &g->preproc));
+    /* non-trivial BatchNorm statistics, so folding matters */
+    for (int v = 0; g && v < g->n_values; v++) {
+        const char *n = g->values[v].name;
+        size_t len = strlen(n);
+        if (!g->values[v].data) continue;
+        float *p = shr_f32(g->values[v].data);
+        if (len > 5 && strcmp(n + len - 5, ".mean") == 0)
+            for (int64_t i = 0; i < g->values[v].data->numel; i++) p[i] = 0.1f * (float)(i % 5) - 0.2f;
+        if (len > 4 && strcmp(n + len - 4, ".var") == 0)
+            for (int64_t i = 0; i < g->values[v].data->numel; i++) p[i] = 0.5f + 0.25f * (float)(i % 3);
+    }
+    return g;
+}
+
+/* Outputs of g on the first n samples of d through the plan (or the tape). */
+static float *outputs(const shr_graph *g, const shr_dataset *d, int n, int tape) {
+    float *x = malloc(sizeof(float) * (size_t)(n * d->sample_size)), *out = malloc(sizeof(float) * 10 * n);
+    shr_q_fill(d, &g->preproc, 0, n, x, NULL);
+    if (tape) {
+        shr_tape *t = NULL;
+        CHECK_OK(shr_tape_create_ex((shr_graph *)g, n, SHR_TAPE_NO_GRAD, &t));
+        const shr_tensor *o = NULL;
+        if (t) CHECK_OK(shr_tape_forward(t, x, n, 0, NULL, &o));
+        if (o) memcpy(out, o->data, sizeof(float) * 10 * n);
+        shr_tape_free(t);
+    } else {
+        shr_plan *p = NULL;
+        const float *o = NULL;
+        CHECK_OK(shr_plan_create(g, n, &p));
+        if (p) CHECK_OK(shr_plan_run(p, x, n, &o));
+        if (o) memcpy(out, o, sizeof(float) * 10 * n);
+        shr_plan_free(p);
+    }
+    free(x);
+    return out;
+}
+
+static int count_op(const shr_graph *g, shr_op op) {
+    int n = 0;
+    for (int k = 0; k < g->n_nodes; k++) n += g->nodes[k].op == op;
+    return n;
+}
+
+static void check_mode(const char *arch, shr_quant_config cfg, double min_sqnr) {
+    shr_dataset *d = strcmp(arch, "mlp-small") == 0 ? random_data(1, 10, 10, 1) : random_data(1, 12, 12, 2);
+    shr_graph *g = model(arch, d), *q = NULL;
+    shr_quant_report rep;
+    CHECK_OK(shr_quantize(g, d, &cfg, &q, &rep));
+    if (!q) goto done;
+    CHECK_OK(shr_graph_validate(q));
+    float *f = outputs(g, d, 32, 0), *a = outputs(q, d, 32, 0), *b = outputs(q, d, 32, 1);
+    double db = shr_sqnr_db(f, a, 320);
+    fprintf(stderr, "  %-9s %-11s %2d-bit: logits SQNR %.1f dB\n", arch, shr_quant_mode_name(cfg.mode), cfg.bits, db);
+    CHECK_MSG(db >= min_sqnr, "%s %s %d-bit: logits SQNR %.1f dB < %.1f", arch, shr_quant_mode_name(cfg.mode),
+              cfg.bits, db, min_sqnr);
+    CHECK_MSG(memcmp(a, b, sizeof(float) * 320) == 0, "%s: plan and tape differ", arch);
+    for (int i = 0; i < rep.n_layers; i++)
+        CHECK_MSG(rep.layers[i].bits == 32 || !isnan(rep.layers[i].sqnr_db), "layer %s has no SQNR", rep.layers[i].name);
+    /* .shrk round trip: same outputs, same bytes */
+    void *buf = NULL, *buf2 = NULL;
+    size_t n = 0, n2 = 0;
+    shr_graph *h = NULL;
+    CHECK_OK(shr_model_to_memory(q, &buf, &n));
+    if (buf) CHECK_OK(shr_model_from_memory(buf, n, &h));
+    if (h) {
+        float *c = outputs(h, d, 32, 0);
+        CHECK(memcmp(a, c, sizeof(float) * 320) == 0);
+        free(c);
+        CHECK_OK(shr_model_to_memory(h, &buf2, &n2));
+        CHECK(n == n2 && buf2 && memcmp(buf, buf2, n) == 0);
+        if (rep.n_layers > 0) CHECK(shr_quant_layer_sqnr(h, rep.layers[0].name) == (float)rep.layers[0].sqnr_db);
+    }
+    free(buf), free(buf2), free(f), free(a), free(b);
+    shr_graph_free(h);
+done:
+    shr_graph_free(q);
+    shr_graph_free(g);
+    shr_dataset_free(d);
+}
+
+static void test_modes(void) {
+    shr_quant_config c = shr_quant_default();
+    check_mode("cnn-tiny", c, 32.0);
+    check_mode("lenet5", c, 30.0);
+    check_mode("resnet8", c, 30.0);
+    check_mode("dwnet", c, 26.0);
+    c.calib = SHR_CALIB_MSE;
+    c.act_bits = 7;
+    check_mode("cnn-tiny", c, 30.0);
+    c = shr_quant_default();
+    c.symmetric = 1, c.per_channel = 0, c.calib = SHR_CALIB_PERCENTILE, c.percentile = 99.9;
+    check_mode("lenet5", c, 22.0);
+    c = shr_quant_default();
+    c.bits = 16;
+    check_mode("cnn-tiny", c, 55.0);
+    c = shr_quant_default();
+    c.mode = SHR_QUANT_DYNAMIC;
+    check_mode("mlp-small", c, 35.0);
+    c.mode = SHR_QUANT_WEIGHT_ONLY;
+    check_mode("mlp-small", c, 38.0);
+    c.bits = 4;
+    check_mode("mlp-small", c, 16.0);
+}
+
+/* What the lowering makes of cnn-tiny: one quantize in, integer ops, one dequantize out. */
+static void test_integer_region(void) {
+    shr_dataset *d = random_data(1, 12, 12, 5);
+    shr_graph *g = model("cnn-tiny", d), *q = NULL;
+    shr_quant_config c = shr_quant_default();
+    shr_quant_report rep;
+    CHECK_OK(shr_quantize(g, d, &c, &q, &rep));
+    if (q) {
+        CHECK(count_op(q, SHR_OP_QUANTIZE) == 1 && count_op(q, SHR_OP_QCONV2D) == 3 && count_op(q, SHR_OP_QLINEAR) == 1);
+        CHECK(count_op(q, SHR_OP_QMAXPOOL2D) == 3 && count_op(q, SHR_OP_QFLATTEN) == 1);
+        CHECK(count_op(q, SHR_OP_BATCHNORM) == 0 && count_op(q, SHR_OP_RELU) == 0 && count_op(q, SHR_OP_CONV2D) == 0);
+        CHECK(count_op(q, SHR_OP_DEQUANTIZE) == 0); /* the last layer writes f32 logits itself */
+        CHECK(rep.bn_folded == 3 && rep.relu_fused == 3 && rep.n_layers == 4);
+    }
+    shr_graph_free(q);
+    /* --exclude block2.conv and --keep-int16 block3.conv: f32 and 16-bit islands */
+    const char *ex[1] = {"block2.conv"}, *k16[1] = {"block3.conv"};
+    c.exclude = ex, c.n_exclude = 1, c.keep16 = k16, c.n_keep16 = 1;
+    CHECK_OK(shr_quantize(g, d, &c, &q, &rep));
+    if (q) {
+        CHECK(count_op(q, SHR_OP_CONV2D) == 1 && count_op(q, SHR_OP_QCONV2D) == 2);
+        int k = shr_graph_find_node(q, "block3.conv");
+        CHECK(k >= 0 && q->values[q->nodes[k].inputs[3]].data->dtype == SHR_I16);
+        CHECK(rep.layers[1].bits == 32 && rep.layers[2].bits == 16);
+    }
+    shr_graph_free(q);
+    const char *bad[1] = {"no.such.layer"};
+    c.exclude = bad;
+    CHECK_STATUS(shr_quantize(g, d, &c, &q, &rep), SHR_ERR_INVALID_ARG);
+    shr_graph_free(g);
+    shr_dataset_free(d);
+}
+
+/* In-memory edits a loaded file could carry: each must fail validation (and so loading). */
+static void test_hostile_graphs(void) {
+    shr_dataset *d = random_data(1, 12, 12, 6);
+    shr_graph *g = model("cnn-tiny", d), *q = NULL;
+    shr_quant_config c = shr_quant_default();
+    CHECK_OK(shr_quantize(g, d, &c, &q, NULL));
+    if (!q) return;
+    int k = shr_graph_find_node(q, "block2.conv");
+    shr_node *n = &q->nodes[k];
+    float *xs = shr_f32(q->values[n->inputs[1]].data);
+    const float bad_scales[4] = {NAN, -1.0f, 0.0f, INFINITY};
+    for (int i = 0; i < 4; i++) {
+        float keep = *xs;
+        *xs = bad_scales[i];
+        CHECK_STATUS(shr_graph_validate(q), SHR_ERR_FORMAT);
+        *xs = keep;
+    }
+    float keep = n->attrs.eps;
+    n->attrs.eps = 300.0f; /* beyond u8 */
+    CHECK_STATUS(shr_graph_validate(q), SHR_ERR_FORMAT);
+    n->attrs.eps = 2.5f; /* not an integer */
+    CHECK_STATUS(shr_graph_validate(q), SHR_ERR_FORMAT);
+    n->attrs.eps = keep;
+    /* the weight's dtype, the bias's dtype, the zero point's dtype */
+    int slots[3] = {3, 5, 2};
+    for (int i = 0; i < 3; i++) {
+        shr_tensor *t = q->values[n->inputs[slots[i]]].data, *f = NULL;
+        CHECK_OK(shr_tensor_create(&f, SHR_F32, t->ndim, t->shape));
+        q->values[n->inputs[slots[i]]].data = f;
+        CHECK_STATUS(shr_graph_validate(q), SHR_ERR_FORMAT);
+        q->values[n->inputs[slots[i]]].data = t;
+        shr_tensor_free(f);
+    }
+    CHECK_OK(shr_graph_validate(q));
+    /* an f32 op reading codes, and codes as the graph output */
+    int pool = shr_graph_find_value(q, "block1.pool");
+    int saved = q->nodes[shr_graph_find_node(q, "flatten")].op;
+    q->nodes[shr_graph_find_node(q, "flatten")].op = SHR_OP_FLATTEN;
+    CHECK_STATUS(shr_graph_validate(q), SHR_ERR_FORMAT);
+    q->nodes[shr_graph_find_node(q, "flatten")].op = (shr_op)saved;
+    int out = q->output;
+    q->output = pool;
+    CHECK_STATUS(shr_graph_validate(q), SHR_ERR_FORMAT);
+    q->output = out;
+    /* the same refusal at save time */
+    void *buf = NULL;
+    size_t size = 0;
+    *xs = NAN;
+    CHECK(shr_model_to_memory(q, &buf, &size) != SHR_OK);
+    *xs = 0.05f;
+    /* in the file: a scale's bytes patched to NaN with valid checksums */
+    CHECK_OK(shr_model_to_memory(q, &buf, &size));
+    if (buf) {
+        uint8_t *b = buf;
+        uint32_t nsec = shrk_get_u32(b + 16);
+        for (uint32_t s = 0; s < nsec; s++) {
+            uint8_t *e = b + SHRK_HEADER_SIZE + s * SHRK_ENTRY_SIZE;
+            if (shrk_get_u32(e) != SHRK_SEC_TENSORS) continue;
+            uint8_t *p = b + shrk_get_u64(e + 8);
+            for (uint32_t i = 0; i < shrk_get_u32(p); i++) {
+                uint8_t *te = p + 8 + 24 * i;
+                if ((int)shrk_get_u32(te) != n->inputs[1]) continue;
+                shrk_put_u32(p + shrk_get_u64(te + 8), 0x7fc00000u);
+            }
+            shrk_put_u32(e + 24, shrk_crc(0, p, (size_t)shrk_get_u64(e + 16)));
+        }
+        shrk_put_u32(b + SHRK_HEADER_CRC_AT, shrk_header_crc(b, nsec));
+        shr_graph *h = NULL;
+        CHECK_STATUS(shr_model_from_memory(buf, size, &h), SHR_ERR_FORMAT);
+        shr_graph_free(h);
+    }
+    free(buf);
+    shr_graph_free(q);
+    shr_graph_free(g);
+    shr_dataset_free(d);
+}
+
+int main(void) {
+    RUN(test_modes);
+    RUN(test_integer_region);
+    RUN(test_hostile_graphs);
+    return test_summary();
+}
