@@ -49,6 +49,12 @@ int64_t cli_peak_rss(void);
 int cli_load_data_for_model(const char *cmd, const char *spec, shr_split split, int64_t limit, const shr_graph *g,
                             shr_dataset **out);
 
+/* Loads a model by extension: .onnx through the ONNX importer, anything else as .shrk. */
+int cli_load_model(const char *cmd, const char *path, shr_graph **out);
+/* --normalize MEAN,STD: one value each or ':'-separated per channel ("0.5,0.25" or
+ * "0.485:0.456:0.406,0.229:0.224:0.225"); sets p's mean, std and channels. */
+int cli_parse_normalize(const char *cmd, const char *spec, shr_preproc *p);
+
 /* Subcommands. argv[0] is the first argument after the command name. */
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
@@ -58,5 +64,7 @@ int cmd_prune(int argc, char **argv);
 int cmd_sensitivity(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 int cmd_quantize(int argc, char **argv);
+int cmd_import(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 
 #endif

@@ -172,3 +172,43 @@ int cli_load_data_for_model(const char *cmd, const char *spec, shr_split split, 
     }
     return CLI_OK;
 }
+
+int cli_load_model(const char *cmd, const char *path, shr_graph **out) {
+    shr_status st = shr_is_onnx_path(path) ? shr_onnx_import(path, NULL, out) : shr_model_load(path, out);
+    return st == SHR_OK ? CLI_OK : cli_fail(cmd, st);
+}
+
+/* One list of 1..SHR_MAX_CHANNELS ':'-separated numbers in s[0..len); returns the count or -1. */
+static int parse_channel_list(const char *s, size_t len, float *out, int positive) {
+    int n = 0;
+    char buf[256];
+    if (len == 0 || len >= sizeof buf) return -1;
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    for (char *tok = buf;;) {
+        char *colon = strchr(tok, ':'), *end;
+        if (colon) *colon = '\0';
+        errno = 0;
+        double v = strtod(tok, &end);
+        if (errno || end == tok || *end || !isfinite(v) || (positive && !(v > 0)) || n >= SHR_MAX_CHANNELS) return -1;
+        out[n++] = (float)v;
+        if (!colon) return n;
+        tok = colon + 1;
+    }
+}
+
+int cli_parse_normalize(const char *cmd, const char *spec, shr_preproc *p) {
+    const char *comma = strchr(spec, ',');
+    float mean[SHR_MAX_CHANNELS], std[SHR_MAX_CHANNELS];
+    int nm = comma ? parse_channel_list(spec, (size_t)(comma - spec), mean, 0) : -1;
+    int ns = comma ? parse_channel_list(comma + 1, strlen(comma + 1), std, 1) : -1;
+    if (nm < 1 || ns != nm)
+        return cli_usage(cmd, "--normalize expects MEAN,STD with up to %d ':'-separated values each (STD > 0), got '%s'",
+                         SHR_MAX_CHANNELS, spec);
+    p->channels = nm;
+    for (int c = 0; c < SHR_MAX_CHANNELS; c++) {
+        p->mean[c] = c < nm ? mean[c] : 0.0f;
+        p->std[c] = c < nm ? std[c] : 1.0f;
+    }
+    return CLI_OK;
+}

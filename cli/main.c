@@ -57,6 +57,31 @@ static const command commands[] = {
      "Warms up, then times rounds of runs until the median moves by less than 1% and at\n"
      "least S seconds (default 1) passed per batch size. JSON: results[] with batch,\n"
      "latency_ms_p50/p90/p99, samples_per_s; peak_rss_bytes.\n"},
+    {"import", cmd_import, "read an ONNX model into a .shrk file",
+     "usage: shrink import MODEL.onnx -o OUT.shrk [--normalize MEAN,STD] [--no-batch-dim] [--json]\n"
+     "\n"
+     "Converts the ONNX graph (opsets 6-17, external data next to the model) into a shrink model\n"
+     "that evaluates, trains, prunes and quantizes like a zoo one. Any command also reads a .onnx\n"
+     "file directly. An operator shrink cannot express is reported with its node and opset.\n"
+     "\n"
+     "  --normalize MEAN,STD   input normalization after scaling pixels to [0, 1] (the default\n"
+     "                         is no normalization); per channel with ':', e.g.\n"
+     "                         0.485:0.456:0.406,0.229:0.224:0.225\n"
+     "  --no-batch-dim         the ONNX input has no batch dim: the whole input is one sample\n"
+     "  --input-name NAME      the graph input to feed when there are several\n"
+     "  --output-name NAME     the graph output to use when there are several\n"
+     "  --json                 one JSON object: nodes, params, flops, input_shape, output_shape\n"},
+    {"export", cmd_export, "write a model as ONNX (with a test vector for other runtimes)",
+     "usage: shrink export MODEL --format onnx -o OUT.onnx [--test-data DIR [--test-input X.pb]] [--json]\n"
+     "\n"
+     "Writes a float model as ONNX (opset 13, IR 7, dim 0 the symbolic batch) that onnx.checker\n"
+     "accepts and ONNX Runtime runs. MODEL may be .shrk or .onnx.\n"
+     "\n"
+     "  --test-data DIR        also write DIR/input_0.pb and DIR/output_0.pb (ONNX tensors, as in\n"
+     "                         ONNX's test data): an input and shrink's output for it\n"
+     "  --test-input FILE      the input to use (an ONNX tensor file, N x the model's sample shape);\n"
+     "                         default: --samples N (4) pixel-like samples from --seed S (1)\n"
+     "  --json                 one JSON object: model, format, output_file, file_bytes, test_data\n"},
     {"quantize", cmd_quantize, "int8 / int16 / int4 quantization: static, dynamic, weight-only, QAT",
      "usage: shrink quantize MODEL.shrk --data DATA -o OUT.shrk [--mode static|dynamic|weight-only|qat]\n"
      "                       [--bits 8|16|4] [options] [--json]\n"

@@ -55,6 +55,34 @@ typedef enum shr_op {
     SHR_OP_CONCAT,
     SHR_OP_SOFTMAX,
     SHR_OP_LOG_SOFTMAX,
+    /* Added for ONNX models (they keep the ONNX semantics). Element-wise, [x], any rank: */
+    SHR_OP_ABS, SHR_OP_NEG, SHR_OP_EXP, SHR_OP_LOG, SHR_OP_SQRT, SHR_OP_RECIPROCAL,
+    SHR_OP_SIN, SHR_OP_COS, SHR_OP_TAN, SHR_OP_ASIN, SHR_OP_ACOS, SHR_OP_ATAN,
+    SHR_OP_SINH, SHR_OP_COSH, SHR_OP_ASINH, SHR_OP_ACOSH, SHR_OP_ATANH,
+    SHR_OP_ERF, SHR_OP_CEIL, SHR_OP_FLOOR, SHR_OP_ROUND, SHR_OP_SIGN,
+    SHR_OP_SOFTPLUS, SHR_OP_SOFTSIGN, SHR_OP_HARD_SWISH,
+    SHR_OP_ELU,              /* attrs.alpha */
+    SHR_OP_CELU,             /* attrs.alpha (nonzero) */
+    SHR_OP_SELU,             /* attrs.alpha, attrs.eps = gamma */
+    SHR_OP_HARD_SIGMOID,     /* max(0, min(1, alpha * x + eps)) */
+    SHR_OP_THRESHOLDED_RELU, /* x > alpha ? x : 0 */
+    SHR_OP_SHRINK,           /* attrs.alpha = lambd, attrs.eps = bias */
+    SHR_OP_CLIP,             /* min(max(x, alpha), eps); either may be infinite */
+    /* Broadcasting binary ops [a, b] (numpy rules, aligned from the right): a is an
+     * activation; b an activation of a's rank or a param/buffer that does not reach
+     * the batch dim (or has 1 there). */
+    SHR_OP_ADD_BCAST, SHR_OP_SUB, SHR_OP_MUL, SHR_OP_DIV, SHR_OP_POW, SHR_OP_MAX, SHR_OP_MIN,
+    SHR_OP_PRELU, /* a > 0 ? a : a * b */
+    /* Reductions over the axes attrs.shape[0..attrs.ndim) (never 0, the batch);
+     * attrs.count_include_pad = keepdims. */
+    SHR_OP_REDUCE_SUM, SHR_OP_REDUCE_MEAN, SHR_OP_REDUCE_MAX, SHR_OP_REDUCE_MIN, SHR_OP_REDUCE_PROD,
+    SHR_OP_REDUCE_L1, SHR_OP_REDUCE_L2, SHR_OP_REDUCE_SUM_SQUARE, SHR_OP_REDUCE_LOG_SUM, SHR_OP_REDUCE_LOG_SUM_EXP,
+    SHR_OP_TRANSPOSE,   /* y dim d = x dim perm[d]; perm = attrs.shape[0..attrs.ndim), perm[0] = 0 */
+    SHR_OP_PAD,         /* last two dims by attrs.pad (top, left, bottom, right); attrs.groups: 0 constant
+                           (value attrs.alpha), 1 reflect, 2 edge */
+    SHR_OP_GATHER,      /* [x, indices (buffer of integral values)] along attrs.axis */
+    SHR_OP_MATMUL,      /* [a (N, ..., M, K), b (..., K, P) param or (N, ..., K, P) activation, bias (P) optional] */
+    SHR_OP_BATCH_CONST, /* [x, c (param/buffer)]: every sample of y is c (x gives only the batch size) */
     /* Quantization (docs/quant.md). Codes are u8/i8/i16 activations: real = scale * (q - zero_point),
      * scale an f32 buffer [1], zero_point a buffer [1] whose dtype is the codes' dtype. Ops that
      * write codes clamp them to [attrs.alpha, attrs.eps] (integers: the type range, narrowed by a

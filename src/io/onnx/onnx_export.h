@@ -1,0 +1,51 @@
+/* Internal: the ONNX exporter's builder, shared by the driver (onnx_export.c)
+ * and the per-op emitters (onnx_export_ops.c).
+ *
+ * Every shrink value has one ONNX name (its own). Params and buffers become
+ * initializers the first time a node reads them, through ex_in(): the single
+ * place a QDQ emitter will hook in to write a quantized weight as int8 codes +
+ * scale + zero point followed by DequantizeLinear, and quantized activations as
+ * QuantizeLinear/DequantizeLinear pairs, without touching the op emitters.
+ * All message memory is malloc'ed, so onnx__model_proto__free_unpacked frees
+ * the whole tree. */
+#ifndef SHR_IO_ONNX_EXPORT_H
+#define SHR_IO_ONNX_EXPORT_H
+
+#include "io/onnx/onnx_internal.h"
+
+#define EX_OPSET 13
+#define EX_IR_VERSION 7
+
+typedef struct ex_ctx {
+    const shr_graph *g;
+    Onnx__GraphProto *graph;
+    size_t cap_node, cap_init;
+    unsigned char *emitted; /* per value: its initializer exists */
+    ox_map *names;          /* ONNX names taken (keys in `owned`) */
+    char **owned;
+    int n_owned, cap_owned;
+    int counter;
+    int nomem;              /* an allocation failed somewhere: the export fails */
+    const shr_node *node;   /* being emitted, for messages */
+} ex_ctx;
+
+/* The ONNX name of value v as an input (makes the initializer of a param/buffer). */
+const char *ex_in(ex_ctx *c, int v);
+/* A new unique name "<base>_<k>" for an intermediate tensor. */
+const char *ex_fresh(ex_ctx *c, const char *base);
+/* Appends a node; ins may hold "" for an absent optional input. NULL on no memory. */
+Onnx__NodeProto *ex_node(ex_ctx *c, const char *op, int n_in, const char *const *ins, const char *out);
+void ex_attr_i(ex_ctx *c, Onnx__NodeProto *n, const char *name, int64_t v);
+void ex_attr_f(ex_ctx *c, Onnx__NodeProto *n, const char *name, float v);
+void ex_attr_ints(ex_ctx *c, Onnx__NodeProto *n, const char *name, int count, const int64_t *v);
+void ex_attr_s(ex_ctx *c, Onnx__NodeProto *n, const char *name, const char *v);
+/* New initializers: an int64 vector, a float tensor. Return their names. */
+const char *ex_const_i64(ex_ctx *c, const char *hint, int count, const int64_t *v);
+const char *ex_const_f32(ex_ctx *c, const char *hint, int ndim, const int64_t *shape, const float *v);
+/* Fails with SHR_ERR_UNSUPPORTED naming the node being exported. */
+shr_status ex_unsupported(ex_ctx *c, const char *why);
+
+/* onnx_export_ops.c: the ONNX nodes for shrink node k. */
+shr_status ex_emit_node(ex_ctx *c, int k);
+
+#endif
