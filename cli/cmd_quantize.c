@@ -232,7 +232,7 @@ static int run(quant_args *a) {
 }
 
 int cmd_quantize(int argc, char **argv) {
-    quant_args a = {.mode = "static", .calib = NULL, .act_bits = 8, .calib_samples = 1000, .group_size = 32,
+    quant_args a = {.mode = "static", .calib = NULL, .act_bits = 7, .calib_samples = 1000, .group_size = 32,
                     .percentile = 99.99, .max_drop = -1, .seed = 1, .epochs = 1, .batch = 64};
     int rc = take_lists(&a, &argc, argv);
     const char *pos[1];

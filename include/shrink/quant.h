@@ -90,7 +90,7 @@ typedef struct shr_quant_config {
     int bits;            /* static: 8 or 16; weight-only: 8 or 4; dynamic: 8 */
     int per_channel;     /* weights: one scale per output channel (1, default) or per tensor (0) */
     int symmetric;       /* 8-bit activations: signed symmetric codes (1) or u8 asymmetric (0, default) */
-    int act_bits;        /* 8-bit mode: 8 (default) or 7 (codes 0..127: the faster int16-product path) */
+    int act_bits;        /* 8-bit mode: 7 (default: codes 0..127 use qgemm's faster int16-product path) or 8 */
     shr_calib_method calib;
     double percentile;   /* SHR_CALIB_PERCENTILE, e.g. 99.99 */
     int calib_samples;   /* samples of the calibration set used (default 1000) */

@@ -28,7 +28,7 @@ shr_quant_config shr_quant_default(void) {
     c.mode = SHR_QUANT_STATIC;
     c.bits = 8;
     c.per_channel = 1;
-    c.act_bits = 8;
+    c.act_bits = 7; /* 7-bit codes: qgemm's int16-product path (FBGEMM's reduce_range) */
     c.calib = SHR_CALIB_MINMAX;
     c.percentile = 99.99;
     c.calib_samples = 1000;

@@ -47,9 +47,10 @@ static void test_quantize_roundtrip(void) {
 }
 
 /* One pass-through op on random u8 codes of shape (N, C, H, W) (channels-last inside). */
-static void run_pool(shr_op op, int kh, int kw, int sh, int pad, int inc) {
-    const qin u8 = {SHR_U8, 0.0625f, 30, 0, 255};
-    int C = 5, H = 9, W = 7, N = 2, codes, s_v, z_v, y;
+static void run_pool(shr_op op, int kh, int kw, int sh, int pad, int inc, int C, shr_dtype t) {
+    const qin u8 = {t, 0.0625f, t == SHR_U8 ? 30 : 0, t == SHR_U8 ? 0 : t == SHR_I8 ? -128 : -3000,
+                    t == SHR_U8 ? 255 : t == SHR_I8 ? 127 : 3000};
+    int H = 9, W = 7, N = 2, codes, s_v, z_v, y, zp = u8.zp;
     int64_t s[3] = {C, H, W};
     shr_graph *g = qg_begin(3, s, &u8, &codes, &s_v, &z_v);
     shr_attrs a = shr_attrs_default();
@@ -70,17 +71,17 @@ static void run_pool(shr_op op, int kh, int kw, int sh, int pad, int inc) {
         for (int oh = 0; oh < OH; oh++)
             for (int ow = 0; ow < OW; ow++)
                 for (int c = 0; c < C; c++) {
-                    int best = -1, sum = 0, cnt = 0;
+                    int best = -40000, sum = 0, cnt = 0;
                     for (int i = 0; i < kh; i++)
                         for (int j = 0; j < kw; j++) {
                             int ih = oh * sh - pad + i, iw = ow * sh - pad + j;
                             if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
                             int v = q[((n * H + ih) * W + iw) * C + c];
                             best = v > best ? v : best;
-                            sum += v - 30;
+                            sum += v - zp;
                             cnt++;
                         }
-                    double d = inc ? kh * kw : cnt, avg = 30 + sum / d;
+                    double d = inc ? kh * kw : cnt, avg = zp + sum / d;
                     int got = out[((n * OH + oh) * OW + ow) * C + c];
                     if (op == SHR_OP_QMAXPOOL2D) bad += got != best;
                     else bad += fabs(got - avg) > 0.5 + 1e-9;
@@ -91,11 +92,13 @@ static void run_pool(shr_op op, int kh, int kw, int sh, int pad, int inc) {
 }
 
 static void test_pools(void) {
-    run_pool(SHR_OP_QMAXPOOL2D, 2, 2, 2, 0, 0);
-    run_pool(SHR_OP_QMAXPOOL2D, 3, 3, 2, 1, 0);
-    run_pool(SHR_OP_QAVGPOOL2D, 3, 3, 1, 1, 0);
-    run_pool(SHR_OP_QAVGPOOL2D, 3, 3, 2, 1, 1);
-    run_pool(SHR_OP_QAVGPOOL2D, 9, 7, 1, 0, 0); /* global */
+    run_pool(SHR_OP_QMAXPOOL2D, 2, 2, 2, 0, 0, 5, SHR_U8);
+    run_pool(SHR_OP_QMAXPOOL2D, 3, 3, 2, 1, 0, 37, SHR_U8); /* 32 vector lanes and a tail */
+    run_pool(SHR_OP_QMAXPOOL2D, 2, 2, 2, 0, 0, 70, SHR_I8);
+    run_pool(SHR_OP_QMAXPOOL2D, 3, 2, 1, 1, 0, 21, SHR_I16);
+    run_pool(SHR_OP_QAVGPOOL2D, 3, 3, 1, 1, 0, 5, SHR_U8);
+    run_pool(SHR_OP_QAVGPOOL2D, 3, 3, 2, 1, 1, 5, SHR_I8);
+    run_pool(SHR_OP_QAVGPOOL2D, 9, 7, 1, 0, 0, 33, SHR_U8); /* global */
 }
 
 /* qadd: within one output step of the real sum; a fused ReLU clamps at the zero point. */

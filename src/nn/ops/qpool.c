@@ -6,11 +6,9 @@
  *     A kernel equal to the input plane is global average pooling.
  * Windows as maxpool2d / avgpool2d (kernel, stride, pad; pad < kernel). The channel loop is
  * innermost and contiguous. Threads split output rows. */
+#include "core/cpu.h"
 #include "nn/ops/ops_quant.h"
-
-typedef struct qpool_cfg {
-    int H, W, C, KH, KW, SH, SW, PT, PL, OH, OW;
-} qpool_cfg;
+#include "nn/ops/qpool_rows.h"
 
 static shr_status qpool_config(const shr_node *n, const char *op, const int64_t *xs, qpool_cfg *c) {
     const shr_attrs *a = &n->attrs;
@@ -47,33 +45,6 @@ static shr_status qpool_infer(const shr_graph *g, const shr_node *n, const char 
     return SHR_OK;
 }
 
-static void window(const qpool_cfg *c, int oh, int ow, int *h0, int *h1, int *w0, int *w1) {
-    int ih = oh * c->SH - c->PT, iw = ow * c->SW - c->PL;
-    *h0 = ih < 0 ? 0 : ih;
-    *h1 = ih + c->KH > c->H ? c->H : ih + c->KH;
-    *w0 = iw < 0 ? 0 : iw;
-    *w1 = iw + c->KW > c->W ? c->W : iw + c->KW;
-}
-
-/* Max over a window for one element type (the loops the compiler vectorizes per type). */
-#define MAXPOOL_ROW(T)                                                                                        \
-    static void maxpool_row_##T(const qpool_cfg *c, const T *x, T *y, int oh) {                               \
-        for (int ow = 0; ow < c->OW; ow++) {                                                                  \
-            int h0, h1, w0, w1;                                                                               \
-            window(c, oh, ow, &h0, &h1, &w0, &w1);                                                            \
-            T *yp = y + (size_t)ow * c->C;                                                                    \
-            memcpy(yp, x + ((size_t)h0 * c->W + w0) * c->C, (size_t)c->C * sizeof(T));                        \
-            for (int h = h0; h < h1; h++)                                                                     \
-                for (int w = w0; w < w1; w++) {                                                               \
-                    const T *xp = x + ((size_t)h * c->W + w) * c->C;                                          \
-                    for (int ch = 0; ch < c->C; ch++) yp[ch] = xp[ch] > yp[ch] ? xp[ch] : yp[ch];             \
-                }                                                                                             \
-        }                                                                                                     \
-    }
-MAXPOOL_ROW(uint8_t)
-MAXPOOL_ROW(int8_t)
-MAXPOOL_ROW(int16_t)
-
 static const char *const MAXP = "qmaxpool2d", *const AVGP = "qavgpool2d";
 
 static shr_status qmaxpool_infer(const shr_graph *g, const shr_node *n, int *ndim, int64_t *shape) {
@@ -88,13 +59,15 @@ static shr_status qmaxpool_forward(shr_op_io *io) {
     size_t esz = shr_act_elem_size(x->dtype), in_img = (size_t)c.H * c.W * c.C, out_row = (size_t)c.OW * c.C;
     const unsigned char *xb = x->data;
     unsigned char *yb = io->out->data;
+    int avx2 = shr_cpu_has_avx2_fma();
 #pragma omp parallel for schedule(static) if (rows > 64)
     for (int r = 0; r < rows; r++) {
         const void *xi = xb + (size_t)(r / c.OH) * in_img * esz;
         void *yr = yb + (size_t)r * out_row * esz;
-        if (x->dtype == SHR_U8) maxpool_row_uint8_t(&c, xi, yr, r % c.OH);
-        else if (x->dtype == SHR_I8) maxpool_row_int8_t(&c, xi, yr, r % c.OH);
-        else maxpool_row_int16_t(&c, xi, yr, r % c.OH);
+        int oh = r % c.OH;
+        if (x->dtype == SHR_U8) (avx2 ? shr_qmax_row_u8_avx2 : shr_qmax_row_u8_ref)(&c, xi, yr, oh);
+        else if (x->dtype == SHR_I8) (avx2 ? shr_qmax_row_i8_avx2 : shr_qmax_row_i8_ref)(&c, xi, yr, oh);
+        else (avx2 ? shr_qmax_row_i16_avx2 : shr_qmax_row_i16_ref)(&c, xi, yr, oh);
     }
     return SHR_OK;
 }
@@ -134,7 +107,7 @@ static shr_status qavgpool_forward(shr_op_io *io) {
         int b = r / c.OH, oh = r % c.OH;
         for (int ow = 0; ow < c.OW; ow++) {
             int h0, h1, w0, w1;
-            window(&c, oh, ow, &h0, &h1, &w0, &w1);
+            shr_qpool_window(&c, oh, ow, &h0, &h1, &w0, &w1);
             int32_t d = inc ? c.KH * c.KW : (h1 - h0) * (w1 - w0);
             size_t at = ((size_t)r * c.OW + ow) * c.C;
             for (int ch = 0; ch < c.C; ch++) {
@@ -167,3 +140,5 @@ const shr_op_def shr_op_qavgpool2d = {
     .forward = qavgpool_forward,
     .flops = qpool_flops,
 };
+
+QPOOL_ROWS(ref)
