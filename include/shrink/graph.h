@@ -99,8 +99,9 @@ typedef enum shr_op {
                            scale and zero point */
     SHR_OP_QFLATTEN,    /* [x codes] -> (N, rest) */
     SHR_OP_QCLAMP,      /* [x codes] -> codes clamped (a ReLU / ReLU6 that could not be fused) */
-    SHR_OP_WLINEAR,     /* weight-only: [x f32 (N, in), W (out, in) i8 | i4, scale (out) or (out, groups),
-                           zero (out, groups) i8 or -1, bias f32 or -1]; attrs.groups = group size (i4) */
+    SHR_OP_WLINEAR,     /* weight-only: [x f32 (N, in), W (out, in) i8 | i4, scale (out) or (out, groups) f32 or
+                           u8 codes, zero (out, groups) i8 or -1, bias f32 or -1, row scales f32 (out) with u8
+                           codes]; attrs.groups = group size (i4) */
     SHR_OP_DLINEAR,     /* dynamic range: [x f32, W (out, in) i8, w_scale (out) or (1), bias f32 or -1]; x is
                            quantized per batch to u8, 7-bit codes (attrs.kernel[0] = 8: 8-bit) */
     SHR_OP_FAKE_QUANT,  /* [x f32, scale (1) param (LSQ) or buffer, zero_point f32 buffer (1), range (2) buffer

@@ -20,6 +20,21 @@ shr_status shr_q_weights(const float *W, int64_t N, int64_t K, int bits, int per
 /* Bias codes round(b / (x_scale * w_scale)), b may be NULL (zeros). */
 shr_status shr_q_bias(const float *b, int64_t N, float x_scale, const float *w_scale, int per_channel, int32_t *out);
 
+/* ---- int4q.c ---- */
+typedef struct shr_q_int4_out {
+    uint8_t *codes;      /* N x K int4 values, packed as an SHR_I4 tensor */
+    uint8_t *scale_code; /* N x ngroups: scale = shr_q_scale_decode(row_scale[n], code) */
+    float *row_scale;    /* N */
+    int8_t *zero;        /* N x ngroups zero points in -8..7 (asym), else unused */
+} shr_q_int4_out;
+/* Group-wise int4 of W (N x K) with coded scales; H (K x K, the layer inputs' X^T X, destroyed)
+ * switches on GPTQ rounding, NULL plain rounding to nearest. */
+shr_status shr_q_int4(const float *W, int N, int K, int G, int asym, double *H, shr_q_int4_out *o);
+/* For GPTQ: H[i] = sum of x x^T (K x K, malloc'ed) over the first `samples` samples of d, x the
+ * input of Linear node nodes[i] of F. */
+shr_status shr_q_hessians(const shr_graph *F, const shr_dataset *d, int samples, const int *nodes, int n,
+                          double **H);
+
 /* ---- calibrate.c ---- */
 /* One observer per value of F (inputs and activations; NULL for others) after running the
  * first `samples` samples of d through F in eval mode: the range pass, then, when hist, the

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "core/error.h"
-#include "kernels/int4.h"
+#include "nn/ops/ops_quant.h"
 #include "quant/quant_internal.h"
 
 typedef struct wctx {
@@ -33,47 +33,56 @@ static shr_status map_value(wctx *c, int fv, int *out) {
     return SHR_OK;
 }
 
-/* int4 group codes as an I4 tensor (N, K) and its scales / zero points. */
-static shr_status add_i4(shr_graph *Q, const char *wname, const shr_i4_mat *m, int in[5]) {
-    int64_t shape[2] = {m->N, m->K}, sshape[2] = {m->N, m->ngroups};
-    SHR_TRY(shr_q_add_tensor(Q, wname, SHR_VALUE_PARAM, SHR_I4, 2, shape, NULL, &in[1]));
-    uint8_t *dst = Q->values[in[1]].data->data;
-    for (int n = 0; n < m->N; n++)
-        for (int k = 0; k < m->K; k++) shr_i4_set(dst, (int64_t)n * m->K + k, shr_i4_get(m->q + (long)n * m->ldq, k));
+/* int4 group codes as an I4 tensor (N, K), 8-bit scale codes, row scales, zero points; H (the
+ * layer's input Hessian, consumed) turns on GPTQ. */
+static shr_status add_i4(shr_graph *Q, const shr_value *wv, const shr_quant_config *cfg, double *H, int in[6],
+                         shr_quant_layer *l) {
+    int N = (int)wv->shape[0], K = (int)wv->shape[1], G = cfg->group_size, ng = (K + G - 1) / G;
+    int64_t shape[2] = {N, K}, sshape[2] = {N, ng}, ns = N;
+    shr_q_int4_out o = {NULL, NULL, NULL, NULL};
+    shr_status st = shr_q_add_tensor(Q, wv->name, SHR_VALUE_PARAM, SHR_I4, 2, shape, NULL, &in[1]);
+    if (st == SHR_OK) o.codes = Q->values[in[1]].data->data;
+    o.scale_code = malloc((size_t)N * ng + 1);
+    o.row_scale = malloc((size_t)N * sizeof *o.row_scale + 1);
+    o.zero = malloc((size_t)N * ng + 1);
+    if (st == SHR_OK && (!o.scale_code || !o.row_scale || !o.zero)) st = shr_fail(SHR_ERR_NOMEM, "out of memory");
+    if (st == SHR_OK) st = shr_q_int4(shr_f32(wv->data), N, K, G, cfg->int4_asym, H, &o);
     char name[256];
-    snprintf(name, sizeof name, "%.200s.scale", wname);
-    SHR_TRY(shr_q_add_tensor(Q, name, SHR_VALUE_BUFFER, SHR_F32, 2, sshape, m->scale, &in[2]));
+    snprintf(name, sizeof name, "%.200s.scale", wv->name);
+    if (st == SHR_OK) st = shr_q_add_tensor(Q, name, SHR_VALUE_BUFFER, SHR_U8, 2, sshape, o.scale_code, &in[2]);
+    snprintf(name, sizeof name, "%.200s.row_scale", wv->name);
+    if (st == SHR_OK) st = shr_q_add_tensor(Q, name, SHR_VALUE_BUFFER, SHR_F32, 1, &ns, o.row_scale, &in[5]);
     in[3] = -1;
-    if (m->zero) {
-        snprintf(name, sizeof name, "%.200s.zero", wname);
-        SHR_TRY(shr_q_add_tensor(Q, name, SHR_VALUE_BUFFER, SHR_I8, 2, sshape, m->zero, &in[3]));
-    }
-    return SHR_OK;
+    snprintf(name, sizeof name, "%.200s.zero", wv->name);
+    if (st == SHR_OK && cfg->int4_asym) st = shr_q_add_tensor(Q, name, SHR_VALUE_BUFFER, SHR_I8, 2, sshape, o.zero, &in[3]);
+    l->w_scale_min = INFINITY;
+    for (int n = 0; st == SHR_OK && n < N; n++)
+        for (int g = 0; g < ng; g++) {
+            float sc = shr_q_scale_decode(o.row_scale[n], o.scale_code[(size_t)n * ng + g]);
+            l->w_scale_min = sc < l->w_scale_min ? sc : l->w_scale_min;
+            l->w_scale_max = sc > l->w_scale_max ? sc : l->w_scale_max;
+        }
+    free(o.scale_code);
+    free(o.row_scale);
+    free(o.zero);
+    return st;
 }
 
-static shr_status emit_linear(wctx *c, const shr_node *n, const shr_quant_config *cfg, shr_quant_layer *l, int *out) {
+static shr_status emit_linear(wctx *c, const shr_node *n, const shr_quant_config *cfg, double *H, shr_quant_layer *l,
+                              int *out) {
     const shr_value *wv = &c->F->values[n->inputs[1]];
     int64_t N = wv->shape[0], K = wv->shape[1];
-    int in[5];
+    int in[6];
     SHR_TRY(map_value(c, n->inputs[0], &in[0]));
     int bias = -1;
     if (n->n_inputs > 2) SHR_TRY(map_value(c, n->inputs[2], &bias));
     shr_attrs a = shr_attrs_default();
     char name[256];
     if (cfg->mode == SHR_QUANT_WEIGHT_ONLY && cfg->bits == 4) {
-        shr_i4_mat *m;
-        SHR_TRY(shr_i4_quantize(shr_f32(wv->data), K, (int)N, (int)K, cfg->group_size, cfg->int4_asym, &m));
-        shr_status st = add_i4(c->Q, wv->name, m, in);
-        l->w_scale_min = INFINITY;
-        for (int64_t i = 0; i < N * m->ngroups; i++) {
-            l->w_scale_min = m->scale[i] < l->w_scale_min ? m->scale[i] : l->w_scale_min;
-            l->w_scale_max = m->scale[i] > l->w_scale_max ? m->scale[i] : l->w_scale_max;
-        }
-        shr_i4_mat_free(m);
-        SHR_TRY(st);
+        SHR_TRY(add_i4(c->Q, wv, cfg, H, in, l));
         in[4] = bias;
         a.groups = cfg->group_size;
-        return shr_graph_add_node(c->Q, n->name, SHR_OP_WLINEAR, &a, 5, in, out);
+        return shr_graph_add_node(c->Q, n->name, SHR_OP_WLINEAR, &a, 6, in, out);
     }
     int8_t *codes = malloc((size_t)(N * K) + 1);
     float *ws = malloc((size_t)N * sizeof *ws);
@@ -107,22 +116,28 @@ static int excluded(const shr_quant_config *cfg, const char *name) {
     return 0;
 }
 
-static shr_status rewrite(wctx *c, const shr_quant_config *cfg, const unsigned char *live, shr_quant_report *rep,
-                          shr_q_probe *probes) {
+static int target(const shr_graph *F, const shr_quant_config *cfg, const shr_node *n) {
+    return n->op == SHR_OP_LINEAR && n->inputs[1] >= 0 && F->values[n->inputs[1]].kind == SHR_VALUE_PARAM &&
+           !excluded(cfg, n->name);
+}
+
+static shr_status rewrite(wctx *c, const shr_quant_config *cfg, const unsigned char *live, double **H,
+                          shr_quant_report *rep, shr_q_probe *probes) {
     const shr_graph *F = c->F;
+    int t = 0;
     for (int k = 0; k < F->n_nodes; k++) {
         if (!live[k]) continue;
         const shr_node *n = &F->nodes[k];
         int out;
-        if (n->op == SHR_OP_LINEAR && n->inputs[1] >= 0 && F->values[n->inputs[1]].kind == SHR_VALUE_PARAM &&
-            !excluded(cfg, n->name) && rep->n_layers < SHR_QUANT_MAX_LAYERS) {
+        if (target(F, cfg, n) && rep->n_layers < SHR_QUANT_MAX_LAYERS) {
             shr_quant_layer *l = &rep->layers[rep->n_layers];
             memset(l, 0, sizeof *l);
             snprintf(l->name, sizeof l->name, "%s", n->name);
             l->op = n->op;
             l->bits = cfg->bits;
             l->sqnr_db = NAN;
-            SHR_TRY(emit_linear(c, n, cfg, l, &out));
+            SHR_TRY(emit_linear(c, n, cfg, H ? H[t] : NULL, l, &out));
+            t++;
             probes[rep->n_layers++] = (shr_q_probe){n->output, out, {0.0f, 0, 0, 0, SHR_F32}, 0};
         } else {
             int small[16], *in = n->n_inputs <= 16 ? small : malloc((size_t)n->n_inputs * sizeof *in);
@@ -169,7 +184,21 @@ shr_status shr_q_weights_only(const shr_graph *g, const shr_dataset *calib, cons
             st = shr_fail(SHR_ERR_NOMEM, "out of memory");
         rep->bn_folded = folded;
     }
-    if (st == SHR_OK) st = rewrite(&c, cfg, live, rep, probes);
+    /* GPTQ: every target layer's input Hessian from the float model on the calibration set */
+    int *nodes = NULL, n_t = 0;
+    double **H = NULL;
+    if (st == SHR_OK && cfg->gptq) {
+        nodes = malloc((size_t)(F->n_nodes + 1) * sizeof *nodes);
+        H = calloc((size_t)(F->n_nodes + 1), sizeof *H);
+        if (!nodes || !H) st = shr_fail(SHR_ERR_NOMEM, "out of memory");
+        for (int k = 0; st == SHR_OK && k < F->n_nodes; k++)
+            if (live[k] && target(F, cfg, &F->nodes[k]) && n_t < SHR_QUANT_MAX_LAYERS) nodes[n_t++] = k;
+        if (st == SHR_OK) st = shr_q_hessians(F, calib, cfg->calib_samples, nodes, n_t, H);
+    }
+    if (st == SHR_OK) st = rewrite(&c, cfg, live, H, rep, probes);
+    for (int i = 0; H && i < n_t; i++) free(H[i]);
+    free(H);
+    free(nodes);
     if (st == SHR_OK) st = shr_graph_validate(c.Q);
     if (st == SHR_OK && calib) st = shr_q_measure_sqnr(F, c.Q, calib, 256, probes, rep);
     free(live);

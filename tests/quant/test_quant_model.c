@@ -71,15 +71,16 @@ static int count_op(const shr_graph *g, shr_op op) {
     return n;
 }
 
-static void check_mode(const char *arch, shr_quant_config cfg, double min_sqnr) {
+static double check_mode(const char *arch, shr_quant_config cfg, double min_sqnr) {
     shr_dataset *d = strcmp(arch, "mlp-small") == 0 ? random_data(1, 10, 10, 1) : random_data(1, 12, 12, 2);
     shr_graph *g = model(arch, d), *q = NULL;
     shr_quant_report rep;
+    double db = -INFINITY;
     CHECK_OK(shr_quantize(g, d, &cfg, &q, &rep));
     if (!q) goto done;
     CHECK_OK(shr_graph_validate(q));
     float *f = outputs(g, d, 32, 0), *a = outputs(q, d, 32, 0), *b = outputs(q, d, 32, 1);
-    double db = shr_sqnr_db(f, a, 320);
+    db = shr_sqnr_db(f, a, 320);
     fprintf(stderr, "  %-9s %-11s %2d-bit: logits SQNR %.1f dB\n", arch, shr_quant_mode_name(cfg.mode), cfg.bits, db);
     CHECK_MSG(db >= min_sqnr, "%s %s %d-bit: logits SQNR %.1f dB < %.1f", arch, shr_quant_mode_name(cfg.mode),
               cfg.bits, db, min_sqnr);
@@ -106,6 +107,7 @@ done:
     shr_graph_free(q);
     shr_graph_free(g);
     shr_dataset_free(d);
+    return db;
 }
 
 static void test_modes(void) {
@@ -129,7 +131,13 @@ static void test_modes(void) {
     c.mode = SHR_QUANT_WEIGHT_ONLY;
     check_mode("mlp-small", c, 38.0);
     c.bits = 4;
+    double plain = check_mode("mlp-small", c, 16.0);
+    c.int4_asym = 1;
     check_mode("mlp-small", c, 16.0);
+    /* GPTQ's error-compensating rounding beats rounding to nearest on the data it saw */
+    c.int4_asym = 0, c.gptq = 1;
+    double gptq = check_mode("mlp-small", c, 16.0);
+    CHECK_MSG(gptq > plain + 1.0, "gptq %.2f dB vs plain %.2f dB", gptq, plain);
 }
 
 /* What the lowering makes of cnn-tiny: one quantize in, integer ops, one dequantize out. */
@@ -242,9 +250,42 @@ static void test_hostile_graphs(void) {
     shr_dataset_free(d);
 }
 
+/* Weight-only int4 fields: coded scales need their row scales, zero points stay in -8..7. */
+static void test_hostile_int4(void) {
+    shr_dataset *d = random_data(1, 10, 10, 7);
+    shr_graph *g = model("mlp-small", d), *q = NULL;
+    shr_quant_config c = shr_quant_default();
+    c.mode = SHR_QUANT_WEIGHT_ONLY, c.bits = 4, c.int4_asym = 1;
+    CHECK_OK(shr_quantize(g, d, &c, &q, NULL));
+    if (q) {
+        shr_node *n = &q->nodes[shr_graph_find_node(q, "fc1")];
+        CHECK(n->op == SHR_OP_WLINEAR && n->n_inputs == 6);
+        int row = n->inputs[5];
+        n->inputs[5] = -1;
+        CHECK_STATUS(shr_graph_validate(q), SHR_ERR_FORMAT);
+        n->inputs[5] = row;
+        float *r = shr_f32(q->values[row].data), keep = r[0];
+        r[0] = -1.0f;
+        CHECK_STATUS(shr_graph_validate(q), SHR_ERR_FORMAT);
+        r[0] = keep;
+        int8_t *z = q->values[n->inputs[3]].data->data;
+        z[0] = 9;
+        CHECK_STATUS(shr_graph_validate(q), SHR_ERR_FORMAT);
+        z[0] = 0;
+        n->attrs.groups = 48; /* not a power of two */
+        CHECK_STATUS(shr_graph_validate(q), SHR_ERR_FORMAT);
+        n->attrs.groups = 32;
+        CHECK_OK(shr_graph_validate(q));
+    }
+    shr_graph_free(q);
+    shr_graph_free(g);
+    shr_dataset_free(d);
+}
+
 int main(void) {
     RUN(test_modes);
     RUN(test_integer_region);
     RUN(test_hostile_graphs);
+    RUN(test_hostile_int4);
     return test_summary();
 }

@@ -66,6 +66,9 @@ static inline void shr_q_put(void *p, shr_dtype t, size_t i, int v) {
     else ((int16_t *)p)[i] = (int16_t)v;
 }
 
+/* An 8-bit coded int4 group scale: row * code / 255 (wlinear; quant/int4q.c rounds with it). */
+static inline float shr_q_scale_decode(float row, int code) { return row * (float)code / 255.0f; }
+
 /* q = clamp(round_half_even(x / scale) + zp, lo, hi); NaN -> zp. The division (not a
  * multiply by 1/scale) is what ONNX QuantizeLinear specifies. */
 static inline int shr_q_quantize1(float x, float scale, int zp, int lo, int hi) {

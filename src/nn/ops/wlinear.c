@@ -3,6 +3,8 @@
  *     i8: per-channel scale (out) or one (1), no zero point; y = x (scale * W)^T + bias.
  *     i4: groups of attrs.groups = G inputs (a power of two, 32..1024), scale (out, ceil(in/G)),
  *         optional zero points (out, groups) i8 in -8..7: w = (v - zero) * scale (kernels/int4.h).
+ *         The scales are f32, or u8 codes with a sixth input, f32 row scales (out):
+ *         scale = row * code / 255 (a quarter of the bytes; quant/int4q.c).
  *     Batch 1 runs a GEMV that reads the integer weights directly; larger batches dequantize
  *     panels of 64 rows into scratch and run the f32 GEMM on them.
  *   dlinear (dynamic range) [x (N, in), W (out, in) i8, w_scale (out)|(1), bias f32]:
@@ -57,7 +59,7 @@ static shr_status wlinear_infer(const shr_graph *g, const shr_node *n, int *ndim
     const shr_value *w = shr_node_in(g, n, 1), *s = shr_node_in(g, n, 2), *z = shr_node_in(g, n, 3);
     int64_t out = w->shape[0], in = w->shape[1];
     if (w->data->dtype == SHR_I8) {
-        if (z) return shr_node_fail(SHR_ERR_FORMAT, n, WOP, "int8 weights take no zero point");
+        if (z || shr_node_in(g, n, 5)) return shr_node_fail(SHR_ERR_FORMAT, n, WOP, "int8 weights take no zero point");
         return check_f32(n, WOP, s, s && s->ndim == 1 && s->shape[0] == 1 ? 1 : out, 0, 1, 1);
     }
     if (w->data->dtype != SHR_I4) return shr_node_fail(SHR_ERR_FORMAT, n, WOP, "weight must be i8 or i4");
@@ -65,7 +67,15 @@ static shr_status wlinear_infer(const shr_graph *g, const shr_node *n, int *ndim
     if (!pow2_group(G) || in > (1 << 24) || out > (1 << 24))
         return shr_node_fail(SHR_ERR_FORMAT, n, WOP, "group size %d must be a power of two in 32..1024", G);
     int64_t ng = (in + G - 1) / G;
-    SHR_TRY(check_f32(n, WOP, s, out, ng, 2, 1));
+    if (s && stored(s) && s->data->dtype == SHR_U8) { /* coded scales and their row scales */
+        if (s->ndim != 2 || s->shape[0] != out || s->shape[1] != ng)
+            return shr_node_fail(SHR_ERR_FORMAT, n, WOP, "scale codes must be u8 of shape [%lld, %lld]",
+                                 (long long)out, (long long)ng);
+        SHR_TRY(check_f32(n, WOP, shr_node_in(g, n, 5), out, 0, 1, 1));
+    } else {
+        if (shr_node_in(g, n, 5)) return shr_node_fail(SHR_ERR_FORMAT, n, WOP, "row scales go with u8 scale codes");
+        SHR_TRY(check_f32(n, WOP, s, out, ng, 2, 1));
+    }
     if (z) {
         if (!stored(z) || z->data->dtype != SHR_I8 || z->ndim != 2 || z->shape[0] != out || z->shape[1] != ng)
             return shr_node_fail(SHR_ERR_FORMAT, n, WOP, "zero points must be i8 of shape [%lld, %lld]",
@@ -88,7 +98,16 @@ static shr_status i4_state(shr_op_io *io, shr_i4_mat **out) {
     SHR_TRY(shr_i4_mat_create(&m, N, K, io->node->attrs.groups, z != NULL));
     for (int n = 0; n < N; n++)
         for (int k = 0; k < K; k++) shr_i4_set(m->q + (long)n * m->ldq, k, shr_i4_get(w->data, (int64_t)n * K + k));
-    memcpy(m->scale, s->data, (size_t)N * m->ngroups * sizeof(float));
+    if (s->dtype == SHR_U8) {
+        const float *row = shr_f32(io->in[5]);
+        for (int r = 0; r < N; r++)
+            for (int g = 0; g < m->ngroups; g++) {
+                size_t gi = (size_t)r * m->ngroups + g;
+                m->scale[gi] = shr_q_scale_decode(row[r], ((const uint8_t *)s->data)[gi]);
+            }
+    } else {
+        memcpy(m->scale, s->data, (size_t)N * m->ngroups * sizeof(float));
+    }
     if (z) memcpy(m->zero, z->data, (size_t)N * m->ngroups);
     *out = m;
     return SHR_OK;
@@ -229,7 +248,7 @@ static int64_t wlin_flops(const shr_graph *g, const shr_node *n) {
 const shr_op_def shr_op_wlinear = {
     .name = "wlinear",
     .min_inputs = 3,
-    .max_inputs = 5,
+    .max_inputs = 6,
     .infer = wlinear_infer,
     .forward = wlinear_forward,
     .flops = wlin_flops,
