@@ -61,7 +61,7 @@ shr_status ox_attr_string(const ox_node *n, const char *name, char *buf, size_t 
     /* Attribute strings are bytes; shrink only compares them with known words,
      * which a cut-off longer string can never equal. */
     size_t len = a->s.len < size - 1 ? a->s.len : size - 1;
-    memcpy(buf, a->s.data, len);
+    if (len) memcpy(buf, a->s.data, len);
     buf[len] = '\0';
     if (memchr(buf, '\0', len) && size > 1) {
         buf[0] = '?';

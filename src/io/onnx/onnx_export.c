@@ -71,7 +71,7 @@ static Onnx__TensorProto *new_tensor(ex_ctx *c, const char *name, int type, int 
     t->data_type = type;
     t->n_dims = (size_t)ndim;
     t->dims = xcalloc(c, (size_t)ndim, sizeof *t->dims);
-    if (t->dims) memcpy(t->dims, shape, (size_t)ndim * sizeof *t->dims);
+    if (t->dims && ndim) memcpy(t->dims, shape, (size_t)ndim * sizeof *t->dims);
     t->has_raw_data = 1;
     t->raw_data.len = bytes;
     t->raw_data.data = xcalloc(c, bytes, 1);
