@@ -137,8 +137,11 @@ static void lineage_text(char *buf, size_t size, const prune_args *a, const shr_
     if (cfg->method == SHR_PRUNE_NM) n += snprintf(buf + n, size - (size_t)n, " %d:%d", cfg->nm_n, cfg->nm_m);
     else if (auto_sp) n += snprintf(buf + n, size - (size_t)n, " auto max_drop=%g", a->max_drop < 0 ? 0.01 : a->max_drop);
     else n += snprintf(buf + n, size - (size_t)n, " %g", (double)cfg->sparsity);
-    if (shr_prune_is_structured(cfg->method))
-        n += snprintf(buf + n, size - (size_t)n, " importance=%s", shr_prune_importance_name(cfg->importance));
+    if (cfg->method == SHR_PRUNE_NEURON || cfg->method == SHR_PRUNE_CHANNEL) {
+        shr_prune_importance imp = cfg->importance;
+        if (imp == SHR_IMPORTANCE_DEFAULT) imp = cfg->method == SHR_PRUNE_NEURON ? SHR_IMPORTANCE_L2 : SHR_IMPORTANCE_L1;
+        n += snprintf(buf + n, size - (size_t)n, " importance=%s", shr_prune_importance_name(imp));
+    }
     n += snprintf(buf + n, size - (size_t)n, " schedule=%s finetune_epochs=%d lr=%g data=%s seed=%lld",
                   shr_prune_schedule_name(s->kind), tc->epochs, (double)tc->optim.lr, a->data, (long long)a->seed);
     for (int i = 0; i < a->n_exclude && n < (int)size; i++)
@@ -212,8 +215,7 @@ static int run(prune_args *a) {
     tc.epochs = a->epochs;
     tc.batch = a->batch;
     tc.seed = (uint64_t)a->seed;
-    if (a->lr > 0) tc.optim.lr = (float)a->lr;
-    else tc.optim.lr *= 0.5f; /* fine-tuning a trained model: half the training default */
+    if (a->lr > 0) tc.optim.lr = (float)a->lr; /* default: train's (a pruned model has to recover) */
     if (a->weight_decay >= 0) tc.optim.weight_decay = (float)a->weight_decay;
     tc.progress = cli_progress;
     shr_set_threads(a->threads);

@@ -135,7 +135,7 @@ static const command commands[] = {
      "  --epochs N             fine-tune epochs (also --finetune-epochs; default 0)\n"
      "  --cycles K             iterative: prune/fine-tune cycles (default 3)\n"
      "  --start-epoch E --end-epoch E --frequency F --initial-sparsity S   gradual (Zhu & Gupta)\n"
-     "  --lr X --optimizer NAME --weight-decay X --batch B   fine-tuning (default lr: half of train's)\n"
+     "  --lr X --optimizer NAME --weight-decay X --batch B   fine-tuning (defaults as for train)\n"
      "  --data-batches N       taylor / layer importance: batches of training data (default 4)\n"
      "  --train-limit N --test-limit N --seed S --threads T\n"
      "  --json                 one JSON object: sparsity, params, nonzero_params, accuracy_before,\n"
