@@ -17,7 +17,7 @@ typedef struct quant_args {
     char *bufs[2 * MAX_LIST];
     int n_exclude, n_keep16, n_bufs;
     int bits, per_channel, per_tensor, symmetric, asymmetric, act_bits, calib_samples, group_size, int4_zero, gptq;
-    int epochs, lsq, auto_mp, threads, json, batch;
+    int epochs, lsq, auto_mp, threads, json, batch, weight_bits, bn_freeze;
     int64_t train_limit, test_limit, seed;
     double percentile, max_drop, lr;
 } quant_args;
@@ -80,6 +80,9 @@ static int configure(const quant_args *a, shr_quant_config *c) {
     c->int4_asym = a->int4_zero || a->asymmetric;
     c->bits = a->bits ? a->bits : 8;
     c->act_bits = a->act_bits;
+    c->weight_bits = a->weight_bits;
+    c->lsq = a->lsq;
+    c->bn_freeze_epoch = a->bn_freeze;
     c->percentile = a->percentile;
     c->calib_samples = a->calib_samples;
     c->group_size = a->group_size;
@@ -96,6 +99,11 @@ static int configure(const quant_args *a, shr_quant_config *c) {
     if (c->gptq && !(c->mode == SHR_QUANT_WEIGHT_ONLY && c->bits == 4))
         return cli_usage("quantize", "--gptq goes with --mode weight-only --bits 4");
     if (a->auto_mp && c->mode != SHR_QUANT_STATIC) return cli_usage("quantize", "--auto goes with --mode static");
+    if (c->mode == SHR_QUANT_QAT && c->bits != 8) return cli_usage("quantize", "--mode qat takes --bits 8");
+    if (c->weight_bits != 8 && c->mode != SHR_QUANT_STATIC && c->mode != SHR_QUANT_QAT)
+        return cli_usage("quantize", "--weight-bits goes with --mode static or qat");
+    if ((a->lsq || a->teacher || a->bn_freeze) && c->mode != SHR_QUANT_QAT)
+        return cli_usage("quantize", "--lsq, --teacher and --bn-freeze-epoch go with --mode qat");
     if (a->max_drop >= 0 && !a->auto_mp) return cli_usage("quantize", "--max-drop goes with --auto");
     return CLI_OK;
 }
@@ -103,15 +111,17 @@ static int configure(const quant_args *a, shr_quant_config *c) {
 static void lineage_text(char *buf, size_t size, const quant_args *a, const shr_quant_config *c) {
     int n = snprintf(buf, size, "quantize int%d %s", c->bits, shr_quant_mode_name(c->mode));
     if (c->mode == SHR_QUANT_STATIC || c->mode == SHR_QUANT_QAT)
-        n += snprintf(buf + n, size - (size_t)n, " %s %s %s act_bits=%d calib_samples=%d", shr_calib_name(c->calib),
-                      c->per_channel ? "per-channel" : "per-tensor", c->symmetric ? "symmetric" : "asymmetric",
-                      c->act_bits, c->calib_samples);
+        n += snprintf(buf + n, size - (size_t)n, " %s %s %s act_bits=%d weight_bits=%d calib_samples=%d",
+                      shr_calib_name(c->calib), c->per_channel ? "per-channel" : "per-tensor",
+                      c->symmetric ? "symmetric" : "asymmetric", c->act_bits, c->weight_bits, c->calib_samples);
     if (c->mode == SHR_QUANT_STATIC && c->calib == SHR_CALIB_PERCENTILE)
         n += snprintf(buf + n, size - (size_t)n, " percentile=%g", c->percentile);
     if (c->mode == SHR_QUANT_WEIGHT_ONLY && c->bits == 4)
         n += snprintf(buf + n, size - (size_t)n, " group_size=%d%s%s", c->group_size, c->int4_asym ? " zero_points" : "",
                       c->gptq ? " gptq" : "");
-    if (c->mode == SHR_QUANT_QAT) n += snprintf(buf + n, size - (size_t)n, " epochs=%d%s", a->epochs, a->lsq ? " lsq" : "");
+    if (c->mode == SHR_QUANT_QAT)
+        n += snprintf(buf + n, size - (size_t)n, " epochs=%d lr=%g bn_freeze_epoch=%d%s%s", a->epochs, a->lr > 0 ? a->lr : 1e-4,
+                      a->bn_freeze, a->lsq ? " lsq" : "", a->teacher ? " teacher" : "");
     if (a->auto_mp) n += snprintf(buf + n, size - (size_t)n, " auto max_drop=%g", a->max_drop < 0 ? 0.01 : a->max_drop);
     for (int i = 0; i < c->n_exclude && n < (int)size; i++)
         n += snprintf(buf + n, size - (size_t)n, " exclude=%s", c->exclude[i]);
@@ -209,11 +219,25 @@ static int run(quant_args *a) {
     shr_eval_result ev = {0, 0, 0, 0};
     if (rc == CLI_OK && (st = shr_evaluate(g, test, 256, &ev)) != SHR_OK) rc = cli_fail("quantize", st);
     o.acc_before = ev.accuracy;
+    shr_graph *teacher = NULL;
+    if (rc == CLI_OK && a->teacher && (st = shr_model_load(a->teacher, &teacher)) != SHR_OK) rc = cli_fail("quantize", st);
     if (rc == CLI_OK) {
         fprintf(stderr, "%s: accuracy %.4f; quantizing (%s, %d-bit)...\n", a->model, o.acc_before,
                 shr_quant_mode_name(cfg.mode), cfg.bits);
-        if ((st = shr_quantize(g, train, &cfg, &q, rep)) != SHR_OK) rc = cli_fail("quantize", st);
+        if (cfg.mode == SHR_QUANT_QAT) {
+            shr_train_config tc = shr_train_default();
+            tc.epochs = a->epochs;
+            tc.batch = a->batch;
+            tc.seed = (uint64_t)a->seed;
+            tc.optim.lr = a->lr > 0 ? (float)a->lr : 1e-4f; /* fine-tuning a trained model */
+            tc.progress = cli_progress;
+            st = shr_qat_train(g, train, &cfg, &tc, teacher, &q, rep);
+        } else {
+            st = shr_quantize(g, train, &cfg, &q, rep);
+        }
+        if (st != SHR_OK) rc = cli_fail("quantize", st);
     }
+    shr_graph_free(teacher);
     if (rc == CLI_OK && (st = shr_evaluate(q, test, 256, &ev)) != SHR_OK) rc = cli_fail("quantize", st);
     o.acc_after = ev.accuracy;
     char step[2048], hex[65];
@@ -232,7 +256,7 @@ static int run(quant_args *a) {
 }
 
 int cmd_quantize(int argc, char **argv) {
-    quant_args a = {.mode = "static", .calib = NULL, .act_bits = 7, .calib_samples = 1000, .group_size = 32,
+    quant_args a = {.mode = "static", .calib = NULL, .act_bits = 7, .weight_bits = 8, .calib_samples = 1000, .group_size = 32,
                     .percentile = 99.99, .max_drop = -1, .seed = 1, .epochs = 1, .batch = 64};
     int rc = take_lists(&a, &argc, argv);
     const char *pos[1];
@@ -245,6 +269,7 @@ int cmd_quantize(int argc, char **argv) {
         {"--calibration", OPT_STR, &a.calib, 0, 0},        {"--percentile", OPT_FLOAT, &a.percentile, 50, 100},
         {"--calib-samples", OPT_INT, &a.calib_samples, 1, 1000000},
         {"--act-bits", OPT_INT, &a.act_bits, 7, 8},        {"--group-size", OPT_INT, &a.group_size, 32, 128},
+        {"--weight-bits", OPT_INT, &a.weight_bits, 4, 8},  {"--bn-freeze-epoch", OPT_INT, &a.bn_freeze, 0, 100000},
         {"--zero-points", OPT_FLAG, &a.int4_zero, 0, 0},   {"--gptq", OPT_FLAG, &a.gptq, 0, 0},
         {"--epochs", OPT_INT, &a.epochs, 0, 100000},       {"--lsq", OPT_FLAG, &a.lsq, 0, 0},
         {"--lr", OPT_FLOAT, &a.lr, 1e-9, 100},             {"--batch", OPT_INT, &a.batch, 2, 4096},

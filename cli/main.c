@@ -101,7 +101,10 @@ static const command commands[] = {
      "  --exclude L            keep layer L in f32 (repeatable, comma lists)\n"
      "  --keep-int16 L         run layer L at int16 (repeatable)\n"
      "  --auto --max-drop X    keep the most sensitive layers at int16 / f32 until the drop fits X\n"
-     "  --epochs N --lsq --teacher T.shrk --lr X --batch B   qat\n"
+     "  --weight-bits 4|8      static / qat: weight codes (4: -7..7, the fastest integer path)\n"
+     "  --epochs N --lr X --batch B   qat fine-tuning (default 1 epoch, lr 1e-4, Adam)\n"
+     "  --lsq                  qat: learned activation scales; --bn-freeze-epoch E: BatchNorm trains E\n"
+     "                         epochs before it is folded; --teacher T.shrk: distill from T while training\n"
      "  --train-limit N --test-limit N --seed S --threads T\n"
      "  --json                 one JSON object: accuracy_before, accuracy_after, file_bytes, layers[]\n"
      "                         with bits, sqnr_db, scales and zero points\n"},

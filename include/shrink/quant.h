@@ -91,6 +91,7 @@ typedef struct shr_quant_config {
     int per_channel;     /* weights: one scale per output channel (1, default) or per tensor (0) */
     int symmetric;       /* 8-bit activations: signed symmetric codes (1) or u8 asymmetric (0, default) */
     int act_bits;        /* 8-bit mode: 7 (default: codes 0..127 use qgemm's faster int16-product path) or 8 */
+    int weight_bits;     /* 8-bit mode: 8 (default) or 4 (codes -7..7 in int8 storage: qgemm's int16-accumulation path) */
     shr_calib_method calib;
     double percentile;   /* SHR_CALIB_PERCENTILE, e.g. 99.99 */
     int calib_samples;   /* samples of the calibration set used (default 1000) */
@@ -98,6 +99,8 @@ typedef struct shr_quant_config {
     int group_size;      /* weight-only int4: 32, 64 or 128 (default 32) */
     int int4_asym;       /* weight-only int4: zero points per group */
     int gptq;            /* weight-only int4: error-compensating rounding (needs calibration data) */
+    int lsq;             /* qat: learned activation scales (LSQ) instead of moving-average ranges */
+    int bn_freeze_epoch; /* qat: epochs BatchNorm keeps training before it is folded and frozen (default 0) */
     /* Mixed precision: node names kept f32, or at int16, in a static int8 model. */
     const char *const *exclude;
     int n_exclude;
@@ -131,6 +134,14 @@ typedef struct shr_quant_report {
  * report may be NULL. The output records the per-layer SQNR (shr_quant_layer_sqnr). */
 shr_status shr_quantize(const shr_graph *g, const shr_dataset *calib, const shr_quant_config *cfg, shr_graph **out,
                         shr_quant_report *report);
+
+/* Quantization-aware training: fine-tunes a fake-quantized copy of g with tc (epochs, optimizer,
+ * ...) on train — optionally distilled from teacher (may be NULL) — and converts it to the same
+ * kind of integer model as static quantization (cfg->mode is ignored; bits must be 8; weight_bits
+ * 8 or 4). train also serves for calibration. */
+shr_status shr_qat_train(const shr_graph *g, const shr_dataset *train, const shr_quant_config *cfg,
+                         const shr_train_config *tc, const shr_graph *teacher, shr_graph **out,
+                         shr_quant_report *report);
 
 /* The SQNR a quantize step recorded for node `name` (NaN if none). */
 double shr_quant_layer_sqnr(const shr_graph *g, const char *name);

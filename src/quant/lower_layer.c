@@ -57,9 +57,9 @@ static shr_status layer_tensors(lower_ctx *c, const shr_node *n, int bits, const
     const shr_quant_config *cfg = c->L->cfg;
     const shr_value *wv = &c->F->values[n->inputs[1]];
     const float *bias = n->n_inputs > 2 && n->inputs[2] >= 0 ? shr_f32(c->F->values[n->inputs[2]].data) : NULL;
-    int wbits = bits > 8 ? 16 : 8, pc = cfg->per_channel;
+    int wbits = bits > 8 ? 16 : cfg->weight_bits == 4 ? 4 : 8, pc = cfg->per_channel;
     int xmax = abs(xq->qp.qmin) > abs(xq->qp.qmax) ? abs(xq->qp.qmin) : abs(xq->qp.qmax);
-    void *codes = malloc((size_t)(N * K) * (wbits / 8) + 1);
+    void *codes = malloc((size_t)(N * K) * (wbits > 8 ? 2 : 1) + 1);
     float *ws = malloc((size_t)N * sizeof *ws);
     int32_t *bq = malloc((size_t)N * sizeof *bq);
     shr_status st = codes && ws && bq ? SHR_OK : shr_fail(SHR_ERR_NOMEM, "out of memory");
@@ -76,7 +76,15 @@ static shr_status layer_tensors(lower_ctx *c, const shr_node *n, int bits, const
     char name[256];
     in[0] = xq->v, in[1] = xq->scale_v, in[2] = xq->zp_v, in[5] = -1;
     if (st == SHR_OK)
-        st = shr_q_add_tensor(c->Q, wv->name, SHR_VALUE_PARAM, wbits > 8 ? SHR_I16 : SHR_I8, wnd, wshape, codes, &in[3]);
+        st = shr_q_add_tensor(c->Q, wv->name, SHR_VALUE_PARAM, wbits > 8 ? SHR_I16 : wbits == 4 ? SHR_I4 : SHR_I8, wnd,
+                              wshape, NULL, &in[3]);
+    if (st == SHR_OK) { /* 4-bit codes are stored packed */
+        shr_tensor *t = c->Q->values[in[3]].data;
+        if (wbits == 4)
+            for (int64_t i = 0; i < N * K; i++) shr_i4_set(t->data, i, ((const int8_t *)codes)[i]);
+        else
+            memcpy(t->data, codes, t->nbytes);
+    }
     int64_t ns = pc ? N : 1;
     shr_q_name(name, sizeof name, wv->name, ".scale");
     if (st == SHR_OK) st = shr_q_add_tensor(c->Q, name, SHR_VALUE_BUFFER, SHR_F32, 1, &ns, ws, &in[4]);

@@ -29,6 +29,7 @@ shr_quant_config shr_quant_default(void) {
     c.bits = 8;
     c.per_channel = 1;
     c.act_bits = 7; /* 7-bit codes: qgemm's int16-product path (FBGEMM's reduce_range) */
+    c.weight_bits = 8;
     c.calib = SHR_CALIB_MINMAX;
     c.percentile = 99.99;
     c.calib_samples = 1000;
@@ -54,6 +55,8 @@ shr_status shr_q_check_config(const shr_quant_config *cfg) {
     if (cfg->mode == SHR_QUANT_STATIC && cfg->bits != 8 && cfg->bits != 16)
         return shr_fail(SHR_ERR_INVALID_ARG, "static quantization takes --bits 8 or 16, not %d", cfg->bits);
     if (cfg->act_bits != 7 && cfg->act_bits != 8) return shr_fail(SHR_ERR_INVALID_ARG, "activation bits must be 7 or 8");
+    if (cfg->weight_bits != 4 && cfg->weight_bits != 8) return shr_fail(SHR_ERR_INVALID_ARG, "weight bits must be 4 or 8");
+    if (cfg->bn_freeze_epoch < 0) return shr_fail(SHR_ERR_INVALID_ARG, "the BatchNorm freeze epoch must be >= 0");
     if (cfg->calib == SHR_CALIB_PERCENTILE && !(cfg->percentile > 50.0 && cfg->percentile <= 100.0))
         return shr_fail(SHR_ERR_INVALID_ARG, "percentile %g must be in (50, 100]", cfg->percentile);
     if ((unsigned)cfg->calib > SHR_CALIB_MSE) return shr_fail(SHR_ERR_INVALID_ARG, "unknown calibration method");

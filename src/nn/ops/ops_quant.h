@@ -56,9 +56,12 @@ static inline shr_qparam shr_q_param_io(const shr_op_io *io, int i_scale, int i_
     return p;
 }
 
-/* Element i of codes of type t as int. */
+/* Element i of codes (or int4 / int8 / int16 weights) of type t as int. */
 static inline int shr_q_get(const void *p, shr_dtype t, size_t i) {
-    return t == SHR_U8 ? ((const uint8_t *)p)[i] : t == SHR_I8 ? ((const int8_t *)p)[i] : ((const int16_t *)p)[i];
+    return t == SHR_U8 ? ((const uint8_t *)p)[i]
+           : t == SHR_I8 ? ((const int8_t *)p)[i]
+           : t == SHR_I4 ? shr_i4_get((const uint8_t *)p, (int64_t)i)
+                         : ((const int16_t *)p)[i];
 }
 static inline void shr_q_put(void *p, shr_dtype t, size_t i, int v) {
     if (t == SHR_U8) ((uint8_t *)p)[i] = (uint8_t)v;

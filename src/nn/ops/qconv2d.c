@@ -125,17 +125,13 @@ static shr_status qconv_init(shr_op_io *io, const shr_qconv_cfg *c, qconv_state 
     qconv_state *s = calloc(1, sizeof *s);
     if (!s) return shr_fail(SHR_ERR_NOMEM, "out of memory");
     shr_status st = SHR_OK;
-    const shr_tensor *w = io->in[3];
     if (c->depthwise) {
         st = shr_qconv_dw_init(&s->dw, io, c);
     } else {
         s->G = c->G;
         s->L = calloc((size_t)c->G, sizeof *s->L);
         if (!s->L) st = shr_fail(SHR_ERR_NOMEM, "out of memory");
-        size_t esz = w->dtype == SHR_I16 ? 2 : 1;
-        for (int g = 0; st == SHR_OK && g < c->G; g++)
-            st = shr_qlayer_init(&s->L[g], io, g * c->OCg, c->OCg, c->K,
-                                 (const unsigned char *)w->data + (size_t)g * c->OCg * c->K * esz);
+        for (int g = 0; st == SHR_OK && g < c->G; g++) st = shr_qlayer_init(&s->L[g], io, g * c->OCg, c->OCg, c->K);
     }
     if (st != SHR_OK) {
         qconv_free_state(s);

@@ -15,9 +15,10 @@ static shr_status check_w(const shr_graph *g, const shr_node *n, const char *op,
                           int64_t per_out, int xmax) {
     const shr_value *w = shr_node_in(g, n, 3), *ws = shr_node_in(g, n, 4), *b = shr_node_in(g, n, 5);
     shr_dtype want = xt == SHR_I16 ? SHR_I16 : SHR_I8;
-    if (w->kind != SHR_VALUE_PARAM || !w->data || w->data->dtype != want)
+    if (w->kind != SHR_VALUE_PARAM || !w->data || (w->data->dtype != want && !(want == SHR_I8 && w->data->dtype == SHR_I4)))
         return shr_node_fail(SHR_ERR_FORMAT, n, op, "weight '%s' must be a %s param for %s codes", w->name,
-                             shr_dtype_name(want), shr_dtype_name(xt));
+                             want == SHR_I8 ? "i8 or i4" : "i16", shr_dtype_name(xt));
+    want = w->data->dtype;
     if (!ws || (ws->kind != SHR_VALUE_PARAM && ws->kind != SHR_VALUE_BUFFER) || !ws->data ||
         ws->data->dtype != SHR_F32 || ws->ndim != 1 || (ws->shape[0] != out && ws->shape[0] != 1))
         return shr_node_fail(SHR_ERR_FORMAT, n, op, "weight scale must be f32 of %lld or 1 elements", (long long)out);
@@ -79,7 +80,7 @@ void shr_qlayer_free(shr_qlayer *L) {
     free(L);
 }
 
-shr_status shr_qlayer_init(shr_qlayer **out, const shr_op_io *io, int c0, int N, int K, const void *W) {
+shr_status shr_qlayer_init(shr_qlayer **out, const shr_op_io *io, int c0, int N, int K) {
     const shr_graph *g = io->g;
     const shr_node *n = io->node;
     shr_qlayer *L = calloc(1, sizeof *L);
@@ -102,6 +103,16 @@ shr_status shr_qlayer_init(shr_qlayer **out, const shr_op_io *io, int c0, int N,
     for (int c = 0; st == SHR_OK && c < nc; c++) L->wscale[c] = shr_f32(ws)[L->per_channel ? c0 + c : 0];
     shr_qact act = {xq.type, xq.zero_point, 8, 0};
     const int32_t *bias = b ? (const int32_t *)b->data + c0 : NULL;
+    /* rows c0 .. c0+N-1 of the weight; int4 codes are unpacked to int8 for packing */
+    const shr_tensor *wt = io->in[3];
+    size_t first = (size_t)c0 * K;
+    int8_t *w8 = NULL;
+    const void *W = (const char *)wt->data + first * (wt->dtype == SHR_I16 ? 2 : 1);
+    if (st == SHR_OK && wt->dtype == SHR_I4) {
+        if (!(w8 = malloc((size_t)N * K + 1))) st = shr_fail(SHR_ERR_NOMEM, "out of memory");
+        for (size_t i = 0; st == SHR_OK && i < (size_t)N * K; i++) w8[i] = (int8_t)shr_i4_get(wt->data, (int64_t)(first + i));
+        W = w8;
+    }
     if (st == SHR_OK && xq.type == SHR_I16) {
         act.max_abs = -lo > hi ? -lo : hi;
         if (act.max_abs < 1) act.max_abs = 1;
@@ -111,6 +122,7 @@ shr_status shr_qlayer_init(shr_qlayer **out, const shr_op_io *io, int c0, int N,
         act.bits = (xq.type == SHR_U8 && lo >= 0 && hi <= 127) || (xq.type == SHR_I8 && lo >= -64 && hi <= 63) ? 7 : 8;
         st = shr_qgemm_pack_s8(&L->packed, SHR_QPATH_AUTO, N, K, W, K, &act, bias);
     }
+    free(w8);
     if (st == SHR_OK && L->yt != SHR_F32) {
         shr_qparam yq = shr_q_param_io(io, 6, 7);
         L->zy = yq.zero_point;

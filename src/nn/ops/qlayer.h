@@ -22,9 +22,9 @@ typedef struct shr_qlayer {
 /* Load-time checks of inputs 1..7 of a qlinear / qconv2d node whose weight has `out` rows of
  * `per_out` elements: quantization params, dtypes, bias, and the int32 accumulator bound. */
 shr_status shr_qlayer_check(const shr_graph *g, const shr_node *n, const char *op, int64_t out, int64_t per_out);
-/* Packs W (N x K, row-major, i8 or i16 as the node's weight: output channels c0 .. c0+N-1 of
- * the node, whose scales and bias it takes) for the node in io. */
-shr_status shr_qlayer_init(shr_qlayer **out, const shr_op_io *io, int c0, int N, int K, const void *W);
+/* Packs output channels c0 .. c0+N-1 of the node's weight (rows of K; i8, i4 or i16), with their
+ * scales and bias, for the node in io. */
+shr_status shr_qlayer_init(shr_qlayer **out, const shr_op_io *io, int c0, int N, int K);
 void shr_qlayer_free(shr_qlayer *L);
 /* Y[M, N] (row stride ldy) from M rows of codes X (row stride ldx): codes of the node's output
  * type, or f32 (then clamped to [lo, hi] when fused). s32: M * N scratch ints for i16 outputs

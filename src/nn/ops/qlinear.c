@@ -29,7 +29,7 @@ static shr_status qlinear_forward(shr_op_io *io) {
     int N = (int)x->shape[0], K = (int)x->shape[1], out = (int)w->shape[0];
     shr_qlayer *L = io->state ? *io->state : NULL;
     if (!L) {
-        SHR_TRY(shr_qlayer_init(&L, io, 0, out, K, w->data));
+        SHR_TRY(shr_qlayer_init(&L, io, 0, out, K));
         if (io->state) *io->state = L;
     }
     shr_status st = shr_qlayer_run(L, N, x->data, K, io->out->data, out, io->act_fused, io->act_lo, io->act_hi, NULL);
