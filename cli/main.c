@@ -60,7 +60,7 @@ static const command commands[] = {
     {"import", cmd_import, "read an ONNX model into a .shrk file",
      "usage: shrink import MODEL.onnx -o OUT.shrk [--normalize MEAN,STD] [--no-batch-dim] [--json]\n"
      "\n"
-     "Converts the ONNX graph (opsets 6-17, external data next to the model) into a shrink model\n"
+     "Converts the ONNX graph (opsets 1-17, external data next to the model) into a shrink model\n"
      "that evaluates, trains, prunes and quantizes like a zoo one. Any command also reads a .onnx\n"
      "file directly. An operator shrink cannot express is reported with its node and opset.\n"
      "\n"

@@ -31,7 +31,7 @@ shr_status shr_model_to_memory(const shr_graph *g, void **buf, size_t *size);
 shr_status shr_write_file_atomic(const char *path, const void *data, size_t size);
 
 /* ---- ONNX (src/io/onnx/) ----
- * Import reads an ONNX model (opsets 6..17; IR 3+; external data files next to
+ * Import reads an ONNX model (opsets 1..17; IR 3+; external data files next to
  * the model) into an ordinary shrink graph: it evaluates, trains, prunes like a
  * zoo model. An operator or attribute shrink cannot express fails at import with
  * SHR_ERR_UNSUPPORTED naming the node, its op and the opset; malformed or hostile

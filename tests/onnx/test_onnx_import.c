@@ -3,6 +3,8 @@
  * by node, op and opset at import, external data, and hostile files
  * (truncated, corrupted, undefined names, cycles, huge or negative dims, sizes
  * that do not match, wrong attribute types) that must fail cleanly. */
+#include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,13 +95,13 @@ static void test_batch_through_shape_ops(void) {
 
 static void test_unsupported_named(void) {
     Onnx__ModelProto *m = gemm_model(13);
-    mb_node(m, "Resize", "my_resize", 1, (const char *[]){"y"}, "z");
+    mb_node(m, "GridSample", "my_sampler", 1, (const char *[]){"y"}, "z");
     free(m->graph->output[0]->name);
     m->graph->output[0]->name = mb_str("z");
     shr_graph *g = NULL;
     CHECK_STATUS(import_model(m, NULL, &g), SHR_ERR_UNSUPPORTED);
     const char *e = shr_last_error();
-    CHECK_MSG(strstr(e, "my_resize") && strstr(e, "Resize") && strstr(e, "opset 13"), "message: %s", e);
+    CHECK_MSG(strstr(e, "my_sampler") && strstr(e, "GridSample") && strstr(e, "opset 13"), "message: %s", e);
     Onnx__NodeProto *n = m->graph->node[2];
     free(n->op_type);
     n->op_type = mb_str("FusedGemm");
@@ -309,6 +311,56 @@ static void test_bindings_and_lifted(void) {
     mb_free(m);
 }
 
+/* A QDQ model: quantized activations become fake_quant, int8 weights with a
+ * per-channel scale fold to float weights. */
+static void test_qdq(void) {
+    Onnx__ModelProto *m = mb_model(13);
+    mb_input(m, "x", 2, (int64_t[]){-1, 4});
+    mb_output(m, "y");
+    const float s = 0.05f, ws[3] = {0.1f, 0.2f, 0.05f};
+    const uint8_t zp = 128;
+    const int8_t wq[12] = {1, -2, 3, 4, 10, -10, 0, 5, -128, 127, 7, -7}, wz[3] = {0, 0, 0};
+    mb_init(m, "s", 1, 0, NULL, &s, 4);
+    mb_init(m, "zp", 2, 0, NULL, &zp, 1);
+    mb_init(m, "wq", 3, 2, (int64_t[]){3, 4}, wq, sizeof wq);
+    mb_init(m, "ws", 1, 1, (int64_t[]){3}, ws, sizeof ws);
+    mb_init(m, "wz", 3, 1, (int64_t[]){3}, wz, sizeof wz);
+    mb_init(m, "b", 1, 1, (int64_t[]){3}, B, sizeof B);
+    mb_node(m, "QuantizeLinear", "q", 3, (const char *[]){"x", "s", "zp"}, "xq");
+    mb_node(m, "DequantizeLinear", "dq", 3, (const char *[]){"xq", "s", "zp"}, "xd");
+    mb_attr_int(mb_node(m, "DequantizeLinear", "wdq", 3, (const char *[]){"wq", "ws", "wz"}, "w"), "axis", 0);
+    mb_attr_int(mb_node(m, "Gemm", "fc", 3, (const char *[]){"xd", "w", "b"}, "y"), "transB", 1);
+    shr_graph *g = NULL;
+    CHECK_OK(import_model(m, NULL, &g));
+    if (g) {
+        int fq = 0;
+        for (int k = 0; k < g->n_nodes; k++) fq += g->nodes[k].op == SHR_OP_FAKE_QUANT;
+        CHECK(fq == 1);
+        const float x[8] = {0.01f, -0.33f, 6.5f, -7.0f, 0.125f, 0.075f, 1.0f, -0.024f};
+        shr_status st;
+        float *y = run_graph(g, x, 2, &st);
+        CHECK_OK(st);
+        for (int n = 0; y && n < 2; n++)
+            for (int o = 0; o < 3; o++) {
+                double acc = B[o];
+                for (int i = 0; i < 4; i++) {
+                    float q = nearbyintf(x[n * 4 + i] / s) + zp;
+                    q = q < 0 ? 0 : (q > 255 ? 255 : q);
+                    acc += (double)((q - zp) * s) * (double)(wq[o * 4 + i] * ws[o]);
+                }
+                CHECK_NEAR(y[n * 3 + o], acc, 1e-5);
+            }
+        free(y);
+        shr_graph_free(g);
+    }
+    /* Codes read by anything but DequantizeLinear are refused. */
+    free(m->graph->node[3]->input[0]);
+    m->graph->node[3]->input[0] = mb_str("xq");
+    CHECK_STATUS(import_model(m, NULL, &g), SHR_ERR_UNSUPPORTED);
+    CHECK(strstr(shr_last_error(), "QuantizeLinear codes"));
+    mb_free(m);
+}
+
 int main(void) {
     RUN(test_gemm_values);
     RUN(test_batch_through_shape_ops);
@@ -317,5 +369,6 @@ int main(void) {
     RUN(test_truncated_and_corrupt);
     RUN(test_external_data);
     RUN(test_bindings_and_lifted);
+    RUN(test_qdq);
     return test_summary();
 }

@@ -3,6 +3,8 @@
 # onnx.checker and run in ONNX Runtime with the outputs shrink computes.
 #   - zoo models (mlp, lenet5, cnn, resnet8, dwnet), briefly trained on Fashion-MNIST,
 #     checked on pixel-like inputs: logits within tolerance and the same top-1;
+#   - a QDQ-quantized CNN: shrink's outputs must be ONNX Runtime's on the original
+#     file and on shrink's re-export (fake_quant written as QuantizeLinear/DequantizeLinear);
 #   - every ONNX backend test shrink passes, imported and written back out (the
 #     conformance runner's --export), which covers the ops added for ONNX.
 # Needs onnx, onnxruntime and numpy from PyPI, installed into a virtual
@@ -42,6 +44,15 @@ for arch in mlp lenet5 cnn resnet8 dwnet; do
     { echo "FAIL: exporting $arch"; exit 1; }
   dirs+=("$d")
 done
+
+# A QDQ model (as quantization tools write it): imported by shrink, its outputs
+# must be ONNX Runtime's; exported again, it must still run the same.
+"$venv/bin/python" "$src/tests/onnx/make_qdq.py" "$tmp/qdq" || { echo "FAIL: writing the QDQ model"; exit 1; }
+mkdir -p "$tmp/qdq_export"
+"$cli" export "$tmp/qdq/model.onnx" --format onnx -o "$tmp/qdq_export/model.onnx" --test-data "$tmp/qdq_export" --samples 16 \
+  >/dev/null || { echo "FAIL: importing/exporting the QDQ model"; exit 1; }
+cp "$tmp/qdq_export/input_0.pb" "$tmp/qdq_export/output_0.pb" "$tmp/qdq/"
+dirs+=("$tmp/qdq" "$tmp/qdq_export")
 
 # Every passing conformance model, through shrink's exporter.
 if [ -d /usr/share/libonnx-testdata/data ] || [ -n "${SHR_ONNX_TESTDATA:-}" ]; then

@@ -3,6 +3,7 @@
  * PRelu) and the variadic Sum / Mean / Max / Min. Constant-only inputs are
  * folded at import; the batch never takes part in broadcasting. */
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,6 +12,18 @@
 
 /* Runs a shrink element-wise op on a constant (as a batch of one). */
 static shr_status fold_unary(ox_ctx *c, shr_op op, const shr_attrs *a, const ox_const *k, ox_const **out) {
+    if (k->is_int && !ox_const_has_batch(k) && (op == SHR_OP_NEG || op == SHR_OP_ABS)) { /* index arithmetic */
+        SHR_TRY(ox_const_new(1, k->onnx_type, k->ndim, k->shape, out));
+        for (int64_t i = 0; i < k->numel; i++) {
+            if (k->i[i] == INT64_MIN) {
+                ox_const_free(*out);
+                *out = NULL;
+                return ox_unsupported(c, "negating INT64_MIN");
+            }
+            (*out)->i[i] = op == SHR_OP_NEG || k->i[i] < 0 ? -k->i[i] : k->i[i];
+        }
+        return SHR_OK;
+    }
     if (k->is_int || ox_const_has_batch(k)) return ox_unsupported(c, "element-wise math on an integer tensor");
     if (k->ndim + 1 > SHR_MAX_DIMS) return ox_unsupported(c, "constant of rank %d", k->ndim);
     int64_t shape[SHR_MAX_DIMS];
@@ -178,12 +191,12 @@ shr_status ox_binary(ox_ctx *c, const ox_node *n, const char *on, shr_op op, ox_
         shr_attrs none = shr_attrs_default();
         if (op == SHR_OP_SUB) { /* k - x = (-x) + k */
             SHR_TRY(ox_emit(c, n, SHR_OP_NEG, &none, 1, &eb->value, &v));
-            ox_entry tmp = {eb->name, OX_ACT, v, NULL};
+            ox_entry tmp = {.name = eb->name, .kind = OX_ACT, .value = v, .c = NULL};
             return ox_binary(c, n, "Add", SHR_OP_ADD_BCAST, &tmp, ea, final, out);
         }
         if (op == SHR_OP_DIV) { /* k / x = (1/x) * k */
             SHR_TRY(ox_emit(c, n, SHR_OP_RECIPROCAL, &none, 1, &eb->value, &v));
-            ox_entry tmp = {eb->name, OX_ACT, v, NULL};
+            ox_entry tmp = {.name = eb->name, .kind = OX_ACT, .value = v, .c = NULL};
             return ox_binary(c, n, "Mul", SHR_OP_MUL, &tmp, ea, final, out);
         }
         return ox_unsupported(c, "a constant first operand of %s", on);
@@ -254,7 +267,7 @@ static shr_status legacy_binary(ox_ctx *c, const ox_node *n, const char *on, shr
            (size_t)k->numel * (k->is_int ? sizeof *k->i : sizeof *k->f));
     kk->trainable = k->trainable;
     kk->name = k->name;
-    ox_entry tmp = {eb->name, OX_CONST, -1, kk};
+    ox_entry tmp = {.name = eb->name, .kind = OX_CONST, .value = -1, .c = kk};
     int v;
     shr_status st = ox_binary(c, n, on, op, ea, &tmp, 1, &v);
     ox_const_free(kk);
@@ -308,7 +321,7 @@ static shr_status conv_binary(ox_ctx *c, const ox_node *n) {
         st = ox_const_new(0, 1, 0, NULL, &k);
         if (st == SHR_OK) {
             k->f[0] = 1.0f / (float)count;
-            ox_entry ek = {"mean_scale", OX_CONST, -1, k};
+            ox_entry ek = {.name = "mean_scale", .kind = OX_CONST, .value = -1, .c = k};
             int v;
             if (acc.kind == OX_CONST) {
                 ox_const *r;

@@ -1,5 +1,5 @@
 /* Converters for ops that select or pad elements, and the reductions: Slice,
- * Gather, Tile (all as shrink gathers with index lists on activations, folded
+ * Gather, Tile, Split (all as shrink gathers with index lists on activations, folded
  * on constants), Pad (shrink pad on the last two dims), and ReduceSum / Mean /
  * Max / Min / Prod / L1 / L2 / SumSquare / LogSum / LogSumExp. */
 #include <limits.h>
@@ -132,11 +132,11 @@ static shr_status conv_slice(ox_ctx *c, const ox_node *n) {
         int64_t cnt = step > 0 ? (t - b + step - 1) / step : (b - t + (-step) - 1) / (-step);
         if (cnt < 0) cnt = 0;
         if (cnt == d && step == 1) continue; /* the whole dim */
-        if (cnt == 0) {
-            s = ox_unsupported(c, "an empty slice");
+        if (cnt == 0 && e.kind == OX_ACT) {
+            s = ox_unsupported(c, "an empty slice of a computed value");
             break;
         }
-        int64_t *idx = malloc((size_t)cnt * sizeof *idx);
+        int64_t *idx = malloc((size_t)(cnt ? cnt : 1) * sizeof *idx);
         if (!idx) {
             s = shr_fail(SHR_ERR_NOMEM, "out of memory");
             break;
@@ -309,11 +309,71 @@ static shr_status conv_reduce(ox_ctx *c, const ox_node *n) {
     return ox_emit_out(c, n, 0, op, &a, 1, &x);
 }
 
+/* Split: output k is a slice of the input along axis (sizes from `split`, else equal parts). */
+static shr_status conv_split(ox_ctx *c, const ox_node *n) {
+    ox_entry *e = ox_in(c, n, 0);
+    int rank, cnt;
+    int64_t dims[SHR_MAX_DIMS], axis, sizes[64];
+    if (!e) return ox_bad(c, "input is missing");
+    SHR_TRY(entry_shape(c, e, &rank, dims));
+    SHR_TRY(ox_attr_int(n, "axis", 0, &axis));
+    if (axis < -rank || axis >= rank) return ox_bad(c, "axis %lld out of range", (long long)axis);
+    if (axis < 0) axis += rank;
+    const int outs = (int)n->n_output;
+    if (outs < 1 || outs > 64) return ox_unsupported(c, "%d outputs", outs);
+    if (c->opset < 13) {
+        SHR_TRY(ox_attr_ints(n, "split", sizes, 64, &cnt));
+    } else {
+        cnt = -1;
+        if (ox_in(c, n, 1)) {
+            ox_const *k;
+            SHR_TRY(ox_in_const(c, n, 1, &k));
+            if (!k->is_int || k->numel > 64) return ox_bad(c, "split must be an int64 list");
+            cnt = (int)k->numel;
+            memcpy(sizes, k->i, sizeof(int64_t) * (size_t)cnt);
+        }
+    }
+    if (dims[axis] == OX_BATCH) return ox_unsupported(c, "splitting dim 0, the batch in shrink");
+    if (cnt < 0) {
+        if (dims[axis] % outs) return ox_bad(c, "dim %lld does not split into %d equal parts", (long long)dims[axis], outs);
+        for (int k = 0; k < outs; k++) sizes[k] = dims[axis] / outs;
+        cnt = outs;
+    }
+    int64_t total = 0;
+    for (int k = 0; k < cnt; k++) total += sizes[k] < 0 ? -1 : sizes[k];
+    if (cnt != outs || total != dims[axis]) return ox_bad(c, "split sizes do not add up to the dim");
+    int64_t off = 0;
+    for (int k = 0; k < outs; k++) {
+        ox_entry part = *e;
+        ox_const *owned = NULL;
+        int64_t *idx = malloc((size_t)(sizes[k] ? sizes[k] : 1) * sizeof *idx);
+        if (!idx) return shr_fail(SHR_ERR_NOMEM, "out of memory");
+        for (int64_t j = 0; j < sizes[k]; j++) idx[j] = off + j;
+        shr_status st = SHR_OK;
+        if (sizes[k] == 0 && part.kind == OX_ACT) st = ox_unsupported(c, "an empty part of a computed value");
+        if (st == SHR_OK && !(sizes[k] == dims[axis]))
+            st = select_axis(c, n, &part, rank, (int)axis, idx, 1, &sizes[k], &owned);
+        free(idx);
+        if (st == SHR_OK) {
+            if (part.kind == OX_CONST && owned) st = ox_out_const(c, n, k, owned);
+            else {
+                st = ox_out_alias(c, n, k, &part);
+                ox_const_free(owned);
+            }
+        } else {
+            ox_const_free(owned);
+        }
+        SHR_TRY(st);
+        off += sizes[k];
+    }
+    return SHR_OK;
+}
+
 const ox_op ox_ops_index[] = {
     {"Slice", 1, conv_slice},           {"Gather", 1, conv_gather},          {"Tile", 6, conv_tile},
     {"Pad", 2, conv_pad},               {"ReduceSum", 1, conv_reduce},       {"ReduceMean", 1, conv_reduce},
     {"ReduceMax", 1, conv_reduce},      {"ReduceMin", 1, conv_reduce},       {"ReduceProd", 1, conv_reduce},
     {"ReduceL1", 1, conv_reduce},       {"ReduceL2", 1, conv_reduce},        {"ReduceSumSquare", 1, conv_reduce},
-    {"ReduceLogSum", 1, conv_reduce},   {"ReduceLogSumExp", 1, conv_reduce},
+    {"ReduceLogSum", 1, conv_reduce},   {"ReduceLogSumExp", 1, conv_reduce}, {"Split", 2, conv_split},
 };
 const int ox_ops_index_n = (int)(sizeof ox_ops_index / sizeof ox_ops_index[0]);

@@ -1,5 +1,5 @@
 /* Converters for ops that only rearrange: Reshape, Flatten, Squeeze,
- * Unsqueeze, Transpose, Concat, Expand. On constants (shape arithmetic,
+ * Unsqueeze, Transpose, Concat, Expand, DepthToSpace, SpaceToDepth. On constants (shape arithmetic,
  * weights) they fold at import, carrying the batch symbol OX_BATCH through;
  * on activations they become shrink reshape / transpose / concat nodes, and
  * refuse to move the batch out of dim 0. */
@@ -333,16 +333,61 @@ static shr_status conv_expand(ox_ctx *c, const ox_node *n) {
         if (t[d] < 0) return ox_bad(c, "negative dim in the shape");
     }
     SHR_TRY(ox_const_new(0, 1, (int)sh->numel, t, &z));
-    ox_entry ez = {"expand_zeros", OX_CONST, -1, z};
+    ox_entry ez = {.name = "expand_zeros", .kind = OX_CONST, .value = -1, .c = z};
     int v;
     shr_status st = ox_binary(c, n, "Add", SHR_OP_ADD_BCAST, e, &ez, 1, &v);
     ox_const_free(z);
     return st;
 }
 
+/* DepthToSpace / SpaceToDepth: reshape to 6-D, permute, reshape back. */
+static shr_status space_depth(ox_ctx *c, const ox_node *n, int to_space) {
+    int x, rank;
+    int64_t d[SHR_MAX_DIMS], bs;
+    SHR_TRY(ox_in_act(c, n, 0, &x));
+    ox_act_shape(c, x, &rank, d);
+    SHR_TRY(ox_attr_int(n, "blocksize", 0, &bs));
+    char mode[16];
+    SHR_TRY(ox_attr_string(n, "mode", mode, sizeof mode));
+    const int crd = to_space && !strcmp(mode, "CRD");
+    if (to_space && mode[0] && strcmp(mode, "DCR") && !crd) return ox_bad(c, "unknown mode '%s'", mode);
+    if (rank != 4 || bs < 1 || bs > 4096) return ox_bad(c, "needs a 4-D input and a positive blocksize");
+    if (rank + 2 + c->lift > SHR_MAX_DIMS) return ox_unsupported(c, "rank too large");
+    const int64_t N = d[0], C = d[1], H = d[2], W = d[3];
+    int64_t t6[6], perm[6], out[4];
+    if (to_space) {
+        if (C % (bs * bs)) return ox_bad(c, "channels %lld not divisible by blocksize^2", (long long)C);
+        const int64_t cc = C / (bs * bs);
+        const int64_t dcr[6] = {N, bs, bs, cc, H, W}, crd6[6] = {N, cc, bs, bs, H, W};
+        const int64_t pd[6] = {0, 3, 4, 1, 5, 2}, pc[6] = {0, 1, 4, 2, 5, 3};
+        memcpy(t6, crd ? crd6 : dcr, sizeof t6);
+        memcpy(perm, crd ? pc : pd, sizeof perm);
+        const int64_t o[4] = {N, cc, H * bs, W * bs};
+        memcpy(out, o, sizeof out);
+    } else {
+        if (H % bs || W % bs) return ox_bad(c, "spatial dims not divisible by blocksize");
+        const int64_t s6[6] = {N, C, H / bs, bs, W / bs, bs}, ps[6] = {0, 3, 5, 1, 2, 4};
+        memcpy(t6, s6, sizeof t6);
+        memcpy(perm, ps, sizeof perm);
+        const int64_t o[4] = {N, C * bs * bs, H / bs, W / bs};
+        memcpy(out, o, sizeof out);
+    }
+    int v;
+    SHR_TRY(ox_reshape(c, n, x, 6, t6, &v));
+    shr_attrs a = shr_attrs_default();
+    a.ndim = 6 + c->lift;
+    a.shape[0] = 0;
+    for (int k = 0; k < 6; k++) a.shape[k + c->lift] = perm[k] + c->lift;
+    SHR_TRY(ox_emit(c, n, SHR_OP_TRANSPOSE, &a, 1, &v, &v));
+    SHR_TRY(ox_reshape(c, n, v, 4, out, &v));
+    return ox_out_act(c, n, 0, v);
+}
+static shr_status conv_depth_to_space(ox_ctx *c, const ox_node *n) { return space_depth(c, n, 1); }
+static shr_status conv_space_to_depth(ox_ctx *c, const ox_node *n) { return space_depth(c, n, 0); }
+
 const ox_op ox_ops_shape[] = {
     {"Reshape", 5, conv_reshape},     {"Flatten", 1, conv_flatten},     {"Squeeze", 1, conv_squeeze},
     {"Unsqueeze", 1, conv_unsqueeze}, {"Transpose", 1, conv_transpose}, {"Concat", 4, conv_concat},
-    {"Expand", 8, conv_expand},
+    {"Expand", 8, conv_expand},       {"DepthToSpace", 1, conv_depth_to_space}, {"SpaceToDepth", 1, conv_space_to_depth},
 };
 const int ox_ops_shape_n = (int)(sizeof ox_ops_shape / sizeof ox_ops_shape[0]);

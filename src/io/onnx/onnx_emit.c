@@ -63,7 +63,6 @@ shr_status ox_const_value(ox_ctx *c, ox_const *k, int want_param, int ndim, cons
         *value = k->value;
         return SHR_OK;
     }
-    if (k->is_int) return ox_unsupported(c, "an integer tensor is used where shrink computes in float");
     if (ox_const_has_batch(k)) return ox_unsupported(c, "a shape holding the batch size is used as data");
     int64_t numel;
     if (ndim < 0) {
@@ -77,7 +76,11 @@ shr_status ox_const_value(ox_ctx *c, ox_const *k, int want_param, int ndim, cons
     int v;
     SHR_TRY(shr_graph_add_tensor(c->g, name, want_param && k->trainable ? SHR_VALUE_PARAM : SHR_VALUE_BUFFER, ndim,
                                  shape, &v));
-    memcpy(c->g->values[v].data->data, k->f, (size_t)numel * sizeof(float));
+    float *dst = shr_f32(c->g->values[v].data);
+    if (k->is_int) /* an integer operand of a float op (Pow's exponent): shrink computes in float */
+        for (int64_t i = 0; i < numel; i++) dst[i] = (float)k->i[i];
+    else
+        memcpy(dst, k->f, (size_t)numel * sizeof(float));
     SHR_TRY(mark_used(c, v));
     if (ndim == k->ndim && shape == k->shape) k->value = v;
     *value = v;
@@ -144,7 +147,8 @@ static shr_status bind(ox_ctx *c, const char *name, ox_kind kind, int value, ox_
         c->entries = e;
         c->cap_entries = cap;
     }
-    c->entries[c->n_entries] = (ox_entry){name, kind, value, k};
+    memset(&c->entries[c->n_entries], 0, sizeof c->entries[c->n_entries]);
+    c->entries[c->n_entries] = (ox_entry){name, kind, value, k, {0, 0, 0, 0, 0}};
     SHR_TRY(ox_map_put(c->map, name, c->n_entries));
     c->n_entries++;
     return SHR_OK;
@@ -190,6 +194,12 @@ shr_status ox_out_const(ox_ctx *c, const ox_node *n, int i, ox_const *k) {
     }
     c->fold_budget -= k->numel;
     return bind(c, out_name(n, i), OX_CONST, -1, k);
+}
+
+shr_status ox_out_quant(ox_ctx *c, const ox_node *n, int i, int value, const ox_quant *q) {
+    SHR_TRY(bind(c, out_name(n, i), OX_QUANT, value, NULL));
+    if (out_name(n, i)[0]) c->entries[c->n_entries - 1].q = *q;
+    return SHR_OK;
 }
 
 shr_status ox_out_alias(ox_ctx *c, const ox_node *n, int i, const ox_entry *e) {

@@ -109,6 +109,12 @@ const char *ex_const_f32(ex_ctx *c, const char *hint, int ndim, const int64_t *s
     return name;
 }
 
+const char *ex_const_scalar(ex_ctx *c, const char *hint, int type, const void *v, size_t bytes) {
+    const char *name = ex_fresh(c, hint);
+    add_init(c, new_tensor(c, name, type, 0, NULL, v, bytes));
+    return name;
+}
+
 Onnx__NodeProto *ex_node(ex_ctx *c, const char *op, int n_in, const char *const *ins, const char *out) {
     Onnx__NodeProto *n = xcalloc(c, 1, sizeof *n);
     if (!n || !grow(c, (void ***)&c->graph->node, c->graph->n_node, &c->cap_node)) {

@@ -42,6 +42,8 @@ void ex_attr_s(ex_ctx *c, Onnx__NodeProto *n, const char *name, const char *v);
 /* New initializers: an int64 vector, a float tensor. Return their names. */
 const char *ex_const_i64(ex_ctx *c, const char *hint, int count, const int64_t *v);
 const char *ex_const_f32(ex_ctx *c, const char *hint, int ndim, const int64_t *shape, const float *v);
+/* A scalar initializer of ONNX element type `type` from `bytes` little-endian bytes. */
+const char *ex_const_scalar(ex_ctx *c, const char *hint, int type, const void *v, size_t bytes);
 /* Fails with SHR_ERR_UNSUPPORTED naming the node being exported. */
 shr_status ex_unsupported(ex_ctx *c, const char *why);
 

@@ -1,8 +1,10 @@
 /* The ONNX form of each shrink op (opset 13). Most map to one ONNX node; relu6
  * and clip become Clip with constant bounds, gelu its erf formula, hard_swish
  * x * HardSigmoid(x) (HardSwish needs opset 14), matmul's bias an Add, and
- * batch_const an Expand of the constant to (batch, ...). */
+ * batch_const an Expand of the constant to (batch, ...), fake_quant a
+ * QuantizeLinear/DequantizeLinear pair. */
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -109,6 +111,29 @@ static shr_status emit_param_unary(ex_ctx *c, const shr_node *n, const char *x, 
     return SHR_OK;
 }
 
+/* fake_quant as QuantizeLinear + DequantizeLinear (uint8 for codes in 0..255,
+ * int8 for -128..127), after a Clip when its code range is narrower. */
+static shr_status emit_fake_quant(ex_ctx *c, const shr_node *n, const char *out) {
+    const shr_graph *g = c->g;
+    const float lo = n->attrs.alpha, hi = n->attrs.eps;
+    const float s = shr_f32(g->values[n->inputs[1]].data)[0], z = shr_f32(g->values[n->inputs[2]].data)[0];
+    const int u8 = lo >= 0.0f && hi <= 255.0f, i8 = lo >= -128.0f && hi <= 127.0f;
+    if (!u8 && !i8) return ex_unsupported(c, "codes wider than 8 bits");
+    const char *x = ex_in(c, n->inputs[0]);
+    if (lo > (u8 ? 0.0f : -128.0f) || hi < (u8 ? 255.0f : 127.0f)) {
+        const char *clipped = ex_fresh(c, out);
+        ex_node(c, "Clip", 3, (const char *[]){x, scalar(c, "fq_min", s * (lo - z)), scalar(c, "fq_max", s * (hi - z))}, clipped);
+        x = clipped;
+    }
+    const uint8_t zu = (uint8_t)z;
+    const int8_t zi = (int8_t)z;
+    const char *sc = scalar(c, "fq_scale", s), *zp = ex_const_scalar(c, "fq_zero_point", u8 ? 2 : 3, u8 ? (const void *)&zu : (const void *)&zi, 1);
+    const char *q = ex_fresh(c, out);
+    ex_node(c, "QuantizeLinear", 3, (const char *[]){x, sc, zp}, q);
+    ex_node(c, "DequantizeLinear", 3, (const char *[]){q, sc, zp}, out);
+    return SHR_OK;
+}
+
 static shr_status emit_reduce(ex_ctx *c, const shr_node *n, const char *x, const char *out, const char *op) {
     int64_t axes[SHR_MAX_DIMS];
     for (int i = 0; i < n->attrs.ndim; i++) axes[i] = n->attrs.shape[i];
@@ -202,8 +227,8 @@ shr_status ex_emit_node(ex_ctx *c, int k) {
     const char **ins = calloc((size_t)n_in + 1, sizeof *ins);
     if (!ins) return shr_fail(SHR_ERR_NOMEM, "out of memory");
     /* gather / batch_const write their constant input in their own form. */
-    const int own = n->op == SHR_OP_GATHER || n->op == SHR_OP_BATCH_CONST;
-    for (int i = 0; i < n_in; i++) ins[i] = n->inputs[i] >= 0 && !(own && i == 1) ? ex_in(c, n->inputs[i]) : "";
+    const int own = n->op == SHR_OP_GATHER || n->op == SHR_OP_BATCH_CONST || n->op == SHR_OP_FAKE_QUANT;
+    for (int i = 0; i < n_in; i++) ins[i] = n->inputs[i] >= 0 && !(own && i >= 1) ? ex_in(c, n->inputs[i]) : "";
     shr_status st = emit(c, n, ins, out);
     free(ins);
     return st;
@@ -262,6 +287,7 @@ static shr_status emit(ex_ctx *c, const shr_node *n, const char **ins, const cha
             ex_node(c, "Add", 2, (const char *[]){mm, ins[2]}, out);
             return SHR_OK;
         }
+    case SHR_OP_FAKE_QUANT: return emit_fake_quant(c, n, out);
     case SHR_OP_FLATTEN:
     case SHR_OP_RESHAPE:
     case SHR_OP_TRANSPOSE:

@@ -11,7 +11,7 @@
 #include "io/onnx/onnx_internal.h"
 #include "shrink/report.h"
 
-#define OX_MIN_OPSET 6 /* PyTorch's older exports (and ONNX's pytorch test data) */
+#define OX_MIN_OPSET 1 /* each converter states the first opset whose definition it implements */
 #define OX_MAX_OPSET 17
 #define OX_MAX_FILE ((size_t)2 << 30) /* protobuf's own 2 GiB message limit */
 
@@ -31,9 +31,11 @@ int shr_is_onnx_path(const char *path) {
 }
 
 static const ox_op *find_op(const char *name) {
-    static const ox_op *const tables[] = {ox_ops_const, ox_ops_elem, ox_ops_nn, ox_ops_shape, ox_ops_index};
-    const int *const counts[] = {&ox_ops_const_n, &ox_ops_elem_n, &ox_ops_nn_n, &ox_ops_shape_n, &ox_ops_index_n};
-    for (int t = 0; t < 5; t++)
+    static const ox_op *const tables[] = {ox_ops_const, ox_ops_elem, ox_ops_nn,    ox_ops_shape,
+                                          ox_ops_index, ox_ops_norm, ox_ops_quant, ox_ops_resize};
+    const int *const counts[] = {&ox_ops_const_n, &ox_ops_elem_n, &ox_ops_nn_n,    &ox_ops_shape_n,
+                                 &ox_ops_index_n, &ox_ops_norm_n, &ox_ops_quant_n, &ox_ops_resize_n};
+    for (int t = 0; t < 8; t++)
         for (int i = 0; i < *counts[t]; i++)
             if (strcmp(tables[t][i].name, name) == 0) return &tables[t][i];
     return NULL;
@@ -253,6 +255,12 @@ static shr_status convert_node(ox_ctx *c, const Onnx__GraphProto *gr, const ox_n
     if (!def) return ox_unsupported(c, "operator '%s' is not supported by shrink", op);
     if (c->opset < def->min_opset)
         return ox_unsupported(c, "shrink implements '%s' from opset %d on", op, def->min_opset);
+    for (size_t i = 0; i < n->n_input; i++) {
+        int e = n->input[i] && n->input[i][0] ? ox_map_get(c->map, n->input[i]) : -1;
+        if (e >= 0 && c->entries[e].kind == OX_QUANT && strcmp(op, "DequantizeLinear"))
+            return ox_unsupported(c, "input '%s' holds QuantizeLinear codes; shrink reads them only through DequantizeLinear",
+                                  n->input[i]);
+    }
     c->first_new_value = c->g->n_values;
     SHR_TRY(def->fn(c, n));
     for (size_t o = 0; o < n->n_output; o++) {
@@ -281,6 +289,7 @@ static shr_status bind_output(ox_ctx *c, const Onnx__GraphProto *gr, const shr_o
     int e = ox_map_get(c->map, out->name);
     if (e < 0) return shr_fail(SHR_ERR_FORMAT, "output '%s' is not computed by the graph", out->name);
     c->node = NULL;
+    if (c->entries[e].kind == OX_QUANT) return shr_fail(SHR_ERR_UNSUPPORTED, "output '%s' is quantized codes", out->name);
     int v = c->entries[e].value;
     if (c->entries[e].kind == OX_CONST) {
         if (!c->lift) return shr_fail(SHR_ERR_UNSUPPORTED, "output '%s' does not depend on the input", out->name);

@@ -44,13 +44,22 @@ typedef struct ox_const {
     int value;      /* shrink value once materialized, else -1 */
 } ox_const;
 
-typedef enum ox_kind { OX_ACT = 1, OX_CONST = 2 } ox_kind;
+/* OX_QUANT: the integer output of QuantizeLinear on an activation; only a
+ * DequantizeLinear may read it (the pair becomes one fake_quant). */
+typedef enum ox_kind { OX_ACT = 1, OX_CONST = 2, OX_QUANT = 3 } ox_kind;
+
+typedef struct ox_quant {
+    float scale, zero;  /* per tensor */
+    float lo, hi;       /* the integer type's range */
+    int type;           /* ONNX element type of the codes */
+} ox_quant;
 
 typedef struct ox_entry {
     const char *name; /* points into the model message */
     ox_kind kind;
-    int value;        /* OX_ACT: shrink value index */
+    int value;        /* OX_ACT, OX_QUANT: shrink value index (OX_QUANT: the float input) */
     ox_const *c;      /* OX_CONST */
+    ox_quant q;       /* OX_QUANT */
 } ox_entry;
 
 typedef struct ox_map ox_map; /* name -> entry index (onnx_names.c) */
@@ -83,8 +92,10 @@ typedef struct ox_op {
 } ox_op;
 
 /* Converter tables, one per conv_*.c. */
-extern const ox_op ox_ops_const[], ox_ops_elem[], ox_ops_nn[], ox_ops_shape[], ox_ops_index[];
-extern const int ox_ops_const_n, ox_ops_elem_n, ox_ops_nn_n, ox_ops_shape_n, ox_ops_index_n;
+extern const ox_op ox_ops_const[], ox_ops_elem[], ox_ops_nn[], ox_ops_shape[], ox_ops_index[], ox_ops_norm[],
+    ox_ops_quant[], ox_ops_resize[];
+extern const int ox_ops_const_n, ox_ops_elem_n, ox_ops_nn_n, ox_ops_shape_n, ox_ops_index_n, ox_ops_norm_n,
+    ox_ops_quant_n, ox_ops_resize_n;
 
 /* ---- onnx_names.c ---- */
 shr_status ox_map_create(ox_map **out);
@@ -145,6 +156,8 @@ shr_status ox_out_act(ox_ctx *c, const ox_node *n, int i, int value);
 shr_status ox_out_const(ox_ctx *c, const ox_node *n, int i, ox_const *k);
 /* Binds output i of n to what e holds (constants are copied). */
 shr_status ox_out_alias(ox_ctx *c, const ox_node *n, int i, const ox_entry *e);
+/* Binds output i of n to quantized codes of activation value (QuantizeLinear). */
+shr_status ox_out_quant(ox_ctx *c, const ox_node *n, int i, int value, const ox_quant *q);
 /* Binds a graph-level name (initializer, input) to a constant / an activation. */
 shr_status ox_bind_const(ox_ctx *c, const char *name, ox_const *k);
 shr_status ox_bind_act(ox_ctx *c, const char *name, int value);
