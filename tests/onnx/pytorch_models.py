@@ -65,6 +65,34 @@ class Residual(nn.Module):
         return F.log_softmax(self.fc(torch.flatten(z, 1)), dim=1)
 
 
+class Block(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.a = nn.Conv2d(c, c, 3, padding=1, bias=False)
+        self.an = nn.BatchNorm2d(c)
+        self.b = nn.Conv2d(c, c, 3, padding=1, bias=False)
+        self.bn = nn.BatchNorm2d(c)
+
+    def forward(self, x):
+        return F.relu(x + self.bn(self.b(F.relu(self.an(self.a(x))))))
+
+
+class ResNet(nn.Module):
+    """A small ResNet: BN kept as BatchNormalization nodes (exported with
+    TrainingMode.PRESERVE), residual Adds, global average pool."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(1, 8, 3, stride=2, padding=1, bias=False)
+        self.sn = nn.BatchNorm2d(8)
+        self.blocks = nn.Sequential(Block(8), Block(8))
+        self.fc = nn.Linear(8, 10)
+
+    def forward(self, x):
+        x = self.blocks(F.relu(self.sn(self.stem(x))))
+        return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
+
+
 def tensor_pb(t, path):
     """Writes a float32 tensor as a serialized onnx TensorProto (no onnx package needed)."""
     def varint(v):
@@ -87,7 +115,7 @@ def tensor_pb(t, path):
 
 def main(out):
     torch.manual_seed(0)
-    for name, model in (("mlp", MLP()), ("cnn", CNN()), ("residual", Residual())):
+    for name, model in (("mlp", MLP()), ("cnn", CNN()), ("residual", Residual()), ("resnet", ResNet())):
         # A few training steps so BN statistics and weights are not at their defaults.
         opt = torch.optim.SGD(model.parameters(), lr=0.01)
         for _ in range(3):
@@ -96,16 +124,17 @@ def main(out):
             loss.backward()
             opt.step()
         model.eval()
+        keep_bn = {"training": torch.onnx.TrainingMode.PRESERVE} if name == "resnet" else {}
         torch.onnx.export(model, torch.randn(2, 1, 28, 28), os.path.join(out, name + ".onnx"), opset_version=13,
                           input_names=["x"], output_names=["logits"],
-                          dynamic_axes={"x": {0: "batch"}, "logits": {0: "batch"}})
+                          dynamic_axes={"x": {0: "batch"}, "logits": {0: "batch"}}, **keep_bn)
         os.makedirs(os.path.join(out, name), exist_ok=True)
         x = torch.rand(5, 1, 28, 28)
         with torch.no_grad():
             y = model(x)
         tensor_pb(x, os.path.join(out, name, "input_0.pb"))
         tensor_pb(y, os.path.join(out, name, "output_0.pb"))
-    print("exported mlp, cnn, residual to", out)
+    print("exported mlp, cnn, residual, resnet to", out)
 
 
 if __name__ == "__main__":

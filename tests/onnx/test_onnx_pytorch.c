@@ -1,7 +1,8 @@
 /* Networks exported by PyTorch's torch.onnx.export (opset 13, dynamic batch):
- * an MLP, a CNN (BN, ReLU6, depthwise conv, residual add, pools,
+ * an MLP, a CNN (BN folded by the exporter, ReLU6, depthwise conv, residual add, pools,
  * x.view(x.size(0), -1)) and a gated net (global pool, broadcast Mul, concat,
- * log-softmax). tests/onnx/pytorch_models.py writes them with an input batch
+ * log-softmax) and a small ResNet whose BatchNormalization nodes stay in the
+ * file. tests/onnx/pytorch_models.py writes them with an input batch
  * and PyTorch's outputs; shrink must import them, reproduce the outputs within
  * 1e-4, survive a .shrk round trip bit for bit, and fine-tune: every parameter
  * gets a gradient and a few Adam steps lower the loss.
@@ -59,6 +60,7 @@ static void test_outputs_match_pytorch(void) {
     check_model("mlp");
     check_model("cnn");
     check_model("residual");
+    check_model("resnet");
 }
 
 /* Fine-tuning an imported model: gradients reach every parameter and Adam on a
@@ -110,6 +112,7 @@ static void check_finetune(const char *name) {
 static void test_finetune(void) {
     check_finetune("cnn");
     check_finetune("residual");
+    check_finetune("resnet");
 }
 
 int main(void) {
