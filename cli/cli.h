@@ -66,5 +66,7 @@ int cmd_compare(int argc, char **argv);
 int cmd_quantize(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_export(int argc, char **argv);
+int cmd_distill(int argc, char **argv);
+int cmd_pipeline(int argc, char **argv);
 
 #endif

@@ -15,7 +15,7 @@ static const command commands[] = {
     {"train", cmd_train, "train a zoo or arch-file model on a dataset",
      "usage: shrink train (--arch ARCH | --arch-file NET.txt) --data DATA -o OUT.shrk [options]\n"
      "\n"
-     "  --arch ARCH            mlp | lenet5 | cnn | resnet8 | dwnet\n"
+     "  --arch ARCH            mlp | mlp-small | lenet5 | cnn | cnn-tiny | resnet8 | dwnet\n"
      "  --arch-file FILE       a network in the text spec of docs/arch-file.md\n"
      "  --data DATA            fashion-mnist | a folder of IDX files | a CSV file (label,features...)\n"
      "  -o, --output FILE      where to save the model (written atomically)\n"
@@ -149,6 +149,46 @@ static const command commands[] = {
      "\n"
      "Magnitude-prunes one linear/conv layer at a time to each sparsity and evaluates on the test\n"
      "split. JSON: baseline_accuracy, sparsities[], layers[] with name, params, accuracy[], drop[].\n"},
+    {"distill", cmd_distill, "train a small student from a teacher's soft targets (and feature hints)",
+     "usage: shrink distill --teacher T.shrk (--arch ARCH | --arch-file F | --student S.shrk) --data DATA\n"
+     "                      -o OUT.shrk [options]\n"
+     "\n"
+     "Loss: alpha*T^2*KL(softmax(z_t/T) || softmax(z_s/T)) + (1-alpha)*CE(z_s, y)\n"
+     "      + beta * sum of hint MSEs. The teacher runs in eval mode; its logits are\n"
+     "computed once over the training set when there is no augmentation. A new student\n"
+     "starts from the same weights `shrink train --seed S` would (see docs/distill.md).\n"
+     "\n"
+     "  --teacher FILE         any .shrk model with the student's number of outputs\n"
+     "  --arch ARCH            a zoo student: mlp-small, cnn-tiny, ... (see 'shrink help train')\n"
+     "  --arch-file FILE       a student in the text spec of docs/arch-file.md\n"
+     "  --student FILE         an existing model (e.g. a pruned one) to keep training\n"
+     "  --temperature T        softmax temperature (default 4)\n"
+     "  --alpha A              weight of the soft targets, 0..1 (default 0.9)\n"
+     "  --feature T:S          FitNets hint from teacher layer T to student layer S through a\n"
+     "                         learned 1x1 conv / linear adapter (repeatable; not saved)\n"
+     "  --beta B               weight of each hint's MSE (default 1)\n"
+     "  --adapter-lr X         Adam learning rate of the adapters (default 0.001)\n"
+     "  --no-cache             run the teacher on every batch instead of caching its logits\n"
+     "  --epochs N --batch B --optimizer NAME --lr X --momentum X --nesterov --weight-decay X\n"
+     "  --clip-norm X --schedule NAME --warmup N --min-lr X --crop-pad N --hflip --val-split F\n"
+     "  --train-limit N --test-limit N --seed S --threads T   as for 'shrink train'\n"
+     "  --json                 one JSON object: accuracy, teacher_accuracy, params,\n"
+     "                         teacher_params, file_bytes, accuracy_before (--student), ...\n"},
+    {"pipeline", cmd_pipeline, "run a recipe of train/distill/prune/quantize/export steps, resumably",
+     "usage: shrink pipeline RECIPE.json [--from-scratch] [--dry-run] [--json]\n"
+     "\n"
+     "Runs each step of the recipe as the matching shrink subcommand (its options are the\n"
+     "subcommand's, see docs/pipeline.md and examples/recipe-*.json), saves each output in\n"
+     "the recipe's workdir and records finished steps in workdir/pipeline-state.json. A\n"
+     "re-run skips the steps whose options and input files are unchanged and resumes at\n"
+     "the first one that is not done. Ends with 'shrink compare' over the outputs when\n"
+     "this build has it, else a table of accuracy, params, non-zeros and file size.\n"
+     "\n"
+     "  --from-scratch         ignore the recorded state and run every step\n"
+     "  --dry-run              print the command of every step and run nothing\n"
+     "  --json                 one JSON object: workdir, state, steps[] with name, run,\n"
+     "                         output, status (ran|skipped), seconds, accuracy, params,\n"
+     "                         nonzero_params, file_bytes\n"},
 };
 #define N_COMMANDS ((int)(sizeof commands / sizeof commands[0]))
 

@@ -9,8 +9,9 @@
 extern "C" {
 #endif
 
-/* Builds an initialized model for a zoo name: "mlp" (LeNet-300-100), "lenet5",
- * "cnn", "resnet8", "dwnet". in_c/in_h/in_w is the sample shape, n_classes the
+/* Builds an initialized model for a zoo name: "mlp" (LeNet-300-100), "mlp-small"
+ * (784-64-10), "lenet5", "cnn", "cnn-tiny" (cnn with a quarter of the channels),
+ * "resnet8", "dwnet". in_c/in_h/in_w is the sample shape, n_classes the
  * number of outputs. Weights are initialized from `seed` (Kaiming-uniform). */
 shr_status shr_zoo_build(const char *arch, int in_c, int in_h, int in_w, int n_classes, uint64_t seed,
                          shr_graph **out);

@@ -12,6 +12,7 @@ void shr_tape_free(shr_tape *t) {
             if (t->act_buf) shr_free(t->act_buf[v]);
             if (t->grad_buf) shr_free(t->grad_buf[v]);
             if (t->param_grad) shr_tensor_free(t->param_grad[v]);
+            if (t->seed_buf) shr_free(t->seed_buf[v]);
         }
         shr_exec_free_states(t->g, t->state);
     }
@@ -21,13 +22,21 @@ void shr_tape_free(shr_tape *t) {
     free(t->grad_buf);
     free(t->param_grad);
     free(t->state);
+    free(t->seed_buf);
+    free(t->seeded);
     free(t);
 }
 
 /* An ACT value needs a gradient if its producer has any input that needs one;
- * PARAMs always do. The model input does not. */
-static void mark_needs_grad(const shr_graph *g, unsigned char *needs) {
+ * PARAMs always do. The model input does only with SHR_TAPE_INPUT_GRAD; nothing
+ * does with SHR_TAPE_NO_GRAD. */
+static void mark_needs_grad(const shr_graph *g, unsigned flags, unsigned char *needs) {
+    if (flags & SHR_TAPE_NO_GRAD) {
+        memset(needs, 0, (size_t)g->n_values);
+        return;
+    }
     for (int v = 0; v < g->n_values; v++) needs[v] = g->values[v].kind == SHR_VALUE_PARAM;
+    if (flags & SHR_TAPE_INPUT_GRAD) needs[g->input] = 1;
     for (int k = 0; k < g->n_nodes; k++) {
         const shr_node *n = &g->nodes[k];
         for (int i = 0; i < n->n_inputs; i++)
@@ -47,34 +56,41 @@ static shr_status alloc_act(const shr_value *v, int max_batch, float **out) {
 }
 
 shr_status shr_tape_create(shr_graph *g, int max_batch, shr_tape **out) {
+    return shr_tape_create_ex(g, max_batch, 0, out);
+}
+
+shr_status shr_tape_create_ex(shr_graph *g, int max_batch, unsigned flags, shr_tape **out) {
     if (max_batch < 1) return shr_fail(SHR_ERR_INVALID_ARG, "batch size must be at least 1");
     shr_tape *t = calloc(1, sizeof *t);
     if (!t) return shr_fail(SHR_ERR_NOMEM, "out of memory");
     t->g = g;
     t->max_batch = max_batch;
+    t->flags = flags;
     size_t nv = (size_t)g->n_values + 1;
     t->act_buf = calloc(nv, sizeof *t->act_buf);
     t->grad_buf = calloc(nv, sizeof *t->grad_buf);
     t->param_grad = calloc(nv, sizeof *t->param_grad);
     t->state = calloc((size_t)g->n_nodes + 1, sizeof *t->state);
+    t->seed_buf = calloc(nv, sizeof *t->seed_buf);
+    t->seeded = calloc(nv, 1);
     unsigned char *needs = calloc(nv, 1);
-    shr_status st = (t->act_buf && t->grad_buf && t->param_grad && t->state && needs)
+    shr_status st = (t->act_buf && t->grad_buf && t->param_grad && t->state && t->seed_buf && t->seeded && needs)
                         ? SHR_OK
                         : shr_fail(SHR_ERR_NOMEM, "out of memory");
     if (st == SHR_OK) st = shr_value_table_init(&t->act, g);
     if (st == SHR_OK) st = shr_value_table_init(&t->grad, g);
-    if (st == SHR_OK) mark_needs_grad(g, needs);
+    if (st == SHR_OK) mark_needs_grad(g, flags, needs);
     for (int v = 0; st == SHR_OK && v < g->n_values; v++) {
         const shr_value *val = &g->values[v];
         if (val->kind == SHR_VALUE_INPUT || val->kind == SHR_VALUE_ACT) {
             st = alloc_act(val, max_batch, &t->act_buf[v]);
             if (st == SHR_OK && needs[v]) st = alloc_act(val, max_batch, &t->grad_buf[v]);
             t->grad.t[v] = needs[v] ? &t->grad.headers[v] : NULL;
-        } else if (val->kind == SHR_VALUE_PARAM) {
+        } else if (val->kind == SHR_VALUE_PARAM && needs[v]) {
             st = shr_tensor_create(&t->param_grad[v], SHR_F32, val->ndim, val->shape);
             t->grad.t[v] = t->param_grad[v];
         } else {
-            t->grad.t[v] = NULL; /* buffers are not trained */
+            t->grad.t[v] = NULL; /* buffers are not trained, nor anything on a NO_GRAD tape */
         }
     }
     free(needs);
@@ -92,6 +108,7 @@ shr_status shr_tape_forward(shr_tape *t, const float *x, int n, int training, sh
         return shr_fail(SHR_ERR_INVALID_ARG, "batch of %d samples outside 1..%d", n, t->max_batch);
     t->batch = n;
     t->training = training;
+    memset(t->seeded, 0, (size_t)g->n_values); /* seeds belong to the previous batch */
     for (int v = 0; v < g->n_values; v++) {
         if (!t->act_buf[v]) continue;
         shr_value_table_bind(&t->act, v, t->act_buf[v], n);
@@ -109,13 +126,29 @@ void shr_tape_zero_grad(shr_tape *t) {
         if (t->param_grad[v]) memset(t->param_grad[v]->data, 0, t->param_grad[v]->nbytes);
 }
 
+/* Adds the pending seeds into the freshly zeroed activation gradients: every
+ * op's backward accumulates, so a seed is summed with what flows back from the
+ * consumers before the producer's backward reads it. */
+static void apply_seeds(shr_tape *t) {
+    for (int v = 0; v < t->g->n_values; v++) {
+        if (!t->seeded[v]) continue;
+        shr_tensor *gv = t->grad.t[v];
+        float *dst = shr_f32(gv);
+        const float *src = t->seed_buf[v];
+        for (int64_t i = 0; i < gv->numel; i++) dst[i] += src[i];
+        t->seeded[v] = 0;
+    }
+}
+
 shr_status shr_tape_backward(shr_tape *t, const float *dout) {
     const shr_graph *g = t->g;
+    if (t->flags & SHR_TAPE_NO_GRAD) return shr_fail(SHR_ERR_INVALID_ARG, "backward on a tape made without gradients");
     for (int v = 0; v < g->n_values; v++)
         if (t->grad_buf[v]) memset(t->grad_buf[v], 0, t->grad.t[v]->nbytes);
     shr_tensor *gout = t->grad.t[g->output];
     if (!gout) return SHR_OK; /* nothing trainable upstream */
     memcpy(gout->data, dout, gout->nbytes);
+    apply_seeds(t);
 
     shr_tensor *din_small[8];
     shr_tensor *in_small[8];
@@ -150,4 +183,26 @@ shr_status shr_tape_backward(shr_tape *t, const float *dout) {
 
 const shr_tensor *shr_tape_act_grad(const shr_tape *t, int value) {
     return (value >= 0 && value < t->g->n_values) ? t->grad.t[value] : NULL;
+}
+
+const shr_tensor *shr_tape_act(const shr_tape *t, int value) {
+    return (value >= 0 && value < t->g->n_values && t->act_buf[value]) ? t->act.t[value] : NULL;
+}
+
+shr_status shr_tape_add_act_grad(shr_tape *t, int value, const float *grad) {
+    const shr_graph *g = t->g;
+    if (value < 0 || value >= g->n_values || !grad)
+        return shr_fail(SHR_ERR_INVALID_ARG, "gradient seed for an invalid value %d", value);
+    if (!t->grad_buf[value] || t->batch < 1)
+        return shr_fail(SHR_ERR_INVALID_ARG, "activation '%s' has no gradient to add to (nothing trainable before it%s)",
+                        g->values[value].name, t->batch < 1 ? ", or no forward pass yet" : "");
+    int64_t numel = (int64_t)t->batch * shr_value_sample_numel(&g->values[value]);
+    if (!t->seed_buf[value]) SHR_TRY(alloc_act(&g->values[value], t->max_batch, &t->seed_buf[value]));
+    float *dst = t->seed_buf[value];
+    if (t->seeded[value])
+        for (int64_t i = 0; i < numel; i++) dst[i] += grad[i];
+    else
+        memcpy(dst, grad, (size_t)numel * sizeof *dst);
+    t->seeded[value] = 1;
+    return SHR_OK;
 }

@@ -19,13 +19,17 @@ static void test_param_counts(void) {
     CHECK(count("lenet5") == 61706); /* classic LeNet-5 with padding on conv1 */
     int64_t cnn = count("cnn");
     CHECK(cnn == 104426);
+    CHECK(count("mlp-small") == 50890); /* 784*64+64 + 64*10+10 */
+    /* 8*9 + 2*8 + 16*8*9 + 2*16 + 32*16*9 + 2*32 + 288*10+10: at most 10 % of cnn */
+    CHECK(count("cnn-tiny") == 8834);
+    CHECK(count("cnn-tiny") * 10 <= cnn);
     CHECK(count("resnet8") > 0);
     CHECK(count("dwnet") > 0);
 }
 
 static void test_every_model_runs(void) {
-    const char *names[] = {"mlp", "lenet5", "cnn", "resnet8", "dwnet"};
-    for (int i = 0; i < 5; i++) {
+    const char *names[] = {"mlp", "mlp-small", "lenet5", "cnn", "cnn-tiny", "resnet8", "dwnet"};
+    for (int i = 0; i < 7; i++) {
         shr_graph *g = NULL;
         CHECK_OK(shr_zoo_build(names[i], 1, 28, 28, 10, 3, &g));
         if (!g) continue;
