@@ -5,18 +5,20 @@
 #include <string.h>
 
 #include "cli.h"
+#include "nn/train_hooks.h"
+#include "shrink/distill.h"
 #include "shrink/prune.h"
 
 #define MAX_EXCLUDE 64
 
 typedef struct prune_args {
-    const char *model, *method, *sparsity, *importance, *nm, *schedule, *data, *out, *optimizer;
+    const char *model, *method, *sparsity, *importance, *nm, *schedule, *data, *out, *optimizer, *teacher;
     const char *exclude[MAX_EXCLUDE];
     char *exclude_buf[MAX_EXCLUDE];
     int n_exclude, n_exclude_buf, epochs, batch, cycles, start_epoch, end_epoch, frequency, exclude_first,
         exclude_last, data_batches, threads, json;
     int64_t seed, train_limit, test_limit;
-    double lr, max_drop, max_layer_sparsity, initial_sparsity, weight_decay;
+    double lr, max_drop, max_layer_sparsity, initial_sparsity, weight_decay, temperature, alpha;
 } prune_args;
 
 static void free_args(prune_args *a) {
@@ -147,7 +149,8 @@ static void lineage_text(char *buf, size_t size, const prune_args *a, const shr_
     for (int i = 0; i < a->n_exclude && n < (int)size; i++)
         n += snprintf(buf + n, size - (size_t)n, " exclude=%s", a->exclude[i]);
     if (cfg->exclude_first && n < (int)size) n += snprintf(buf + n, size - (size_t)n, " exclude_first");
-    if (cfg->exclude_last && n < (int)size) snprintf(buf + n, size - (size_t)n, " exclude_last");
+    if (cfg->exclude_last && n < (int)size) n += snprintf(buf + n, size - (size_t)n, " exclude_last");
+    if (a->teacher && n < (int)size) snprintf(buf + n, size - (size_t)n, " teacher=%s", a->teacher);
 }
 
 static json_t *layers_json(const shr_graph *g) {
@@ -202,6 +205,28 @@ static int report(const prune_args *a, const shr_graph *g, const before_after *r
     return CLI_OK;
 }
 
+/* Fine-tuning learns from a teacher's soft targets too (docs/distill.md): a model file,
+ * or "self" for the model as it was before pruning. */
+typedef struct teacher_run {
+    shr_graph *teacher;
+    shr_distiller *d;
+    shr_train_hooks hooks;
+} teacher_run;
+
+static int setup_teacher(const prune_args *a, const shr_graph *g, const shr_dataset *train, shr_train_config *tc,
+                         teacher_run *t) {
+    shr_status st = strcmp(a->teacher, "self") == 0 ? shr_graph_clone(&t->teacher, g)
+                                                     : shr_model_load(a->teacher, &t->teacher);
+    shr_distill_config dc = shr_distill_default();
+    if (a->temperature > 0) dc.temperature = (float)a->temperature;
+    if (a->alpha >= 0) dc.alpha = (float)a->alpha;
+    if (st == SHR_OK) st = shr_distiller_create(t->teacher, g, &dc, tc->batch, train, &tc->augment, &t->d);
+    if (st == SHR_OK) st = shr_distill_hooks(t->d, NULL, &t->hooks);
+    if (st != SHR_OK) return cli_fail("prune", st);
+    tc->hooks = &t->hooks;
+    return CLI_OK;
+}
+
 static int run(prune_args *a) {
     shr_prune_config cfg;
     shr_prune_schedule sched;
@@ -224,6 +249,7 @@ static int run(prune_args *a) {
     shr_dataset *train = NULL, *test = NULL;
     shr_sensitivity *sens = NULL;
     shr_prune_layer_target *targets = NULL;
+    teacher_run teach = {NULL, NULL, {0}};
     before_after r = {0, 0, 0, cli_file_size(a->model), 0};
     shr_status st = shr_model_load(a->model, &g);
     if (st != SHR_OK) return cli_fail("prune", st);
@@ -234,6 +260,7 @@ static int run(prune_args *a) {
     r.acc_before = ev.accuracy;
     r.params_before = shr_graph_param_count(g);
     if (rc == CLI_OK && auto_sp) rc = pick_auto(a, g, train, &sens, &targets, &cfg);
+    if (rc == CLI_OK && a->teacher && tc.epochs > 0) rc = setup_teacher(a, g, train, &tc, &teach);
     cfg.data = train;
     char lineage[1024];
     lineage_text(lineage, sizeof lineage, a, &cfg, &sched, &tc, auto_sp);
@@ -250,6 +277,8 @@ static int run(prune_args *a) {
     if (rc == CLI_OK) rc = report(a, g, &r);
     free(targets);
     shr_sensitivity_free(sens);
+    shr_distiller_free(teach.d);
+    shr_graph_free(teach.teacher);
     shr_dataset_free(train);
     shr_dataset_free(test);
     shr_graph_free(g);
@@ -259,7 +288,7 @@ static int run(prune_args *a) {
 int cmd_prune(int argc, char **argv) {
     prune_args a = {.method = NULL, .schedule = "oneshot", .optimizer = "adam", .batch = 64, .cycles = 3,
                     .end_epoch = -1, .frequency = 1, .data_batches = 4, .seed = 1, .lr = 0, .max_drop = -1,
-                    .weight_decay = -1};
+                    .weight_decay = -1, .alpha = -1};
     int rc = take_excludes(&a, &argc, argv);
     const char *pos[1];
     int n_pos = 0;
@@ -280,12 +309,15 @@ int cmd_prune(int argc, char **argv) {
         {"--output", OPT_STR, &a.out, 0, 0},              {"--train-limit", OPT_I64, &a.train_limit, 0, 1e12},
         {"--test-limit", OPT_I64, &a.test_limit, 0, 1e12}, {"--seed", OPT_I64, &a.seed, 0, 9e18},
         {"--threads", OPT_INT, &a.threads, 0, 1024},      {"--json", OPT_FLAG, &a.json, 0, 0},
+        {"--teacher", OPT_STR, &a.teacher, 0, 0},         {"--temperature", OPT_FLOAT, &a.temperature, 1e-3, 100},
+        {"--alpha", OPT_FLOAT, &a.alpha, 0, 1},
     };
     if (rc == CLI_OK) rc = cli_parse("prune", argc, argv, opts, (int)(sizeof opts / sizeof opts[0]), pos, 1, &n_pos);
     if (rc == CLI_OK && n_pos != 1) rc = cli_usage("prune", "give one MODEL file");
     if (rc == CLI_OK && !a.method) rc = cli_usage("prune", "--method is required");
     if (rc == CLI_OK && !a.data) rc = cli_usage("prune", "--data is required");
     if (rc == CLI_OK && !a.out) rc = cli_usage("prune", "-o OUT.shrk is required");
+    if (rc == CLI_OK && a.teacher && a.epochs < 1) rc = cli_usage("prune", "--teacher needs fine-tuning (--epochs N)");
     if (rc == CLI_OK) {
         a.model = pos[0];
         rc = run(&a);

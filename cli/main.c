@@ -139,6 +139,8 @@ static const command commands[] = {
      "  --cycles K             iterative: prune/fine-tune cycles (default 3)\n"
      "  --start-epoch E --end-epoch E --frequency F --initial-sparsity S   gradual (Zhu & Gupta)\n"
      "  --lr X --optimizer NAME --weight-decay X --batch B   fine-tuning (defaults as for train)\n"
+     "  --teacher T.shrk|self  fine-tune with a teacher's soft targets (self: the model before pruning);\n"
+     "                         --temperature T (4), --alpha A (0.9) as for distill\n"
      "  --data-batches N       taylor / layer importance: batches of training data (default 4)\n"
      "  --train-limit N --test-limit N --seed S --threads T\n"
      "  --json                 one JSON object: sparsity, params, nonzero_params, accuracy_before,\n"

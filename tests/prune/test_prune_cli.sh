@@ -45,6 +45,11 @@ check "channel halves the conv filters" '[ "$(json "$tmp/c.json" "[l[\"out_chann
 check "channel params drop" '[ "$(json "$tmp/c.json" "j[\"params\"] < 0.5 * j[\"params_before\"]")" = True ]'
 "$cli" eval "$tmp/c.shrk" --data fashion-mnist --test-limit 100 >/dev/null 2>"$tmp/err" || bad "eval channel: $(cat "$tmp/err")"
 
+# Fine-tuning with the unpruned model as the teacher.
+"$cli" prune "$tmp/m.shrk" --method magnitude --sparsity 0.5 --epochs 1 --teacher self "${data[@]}" -o "$tmp/t.shrk" \
+  >/dev/null 2>"$tmp/err" || bad "prune --teacher self: $(cat "$tmp/err")"
+check "teacher in the lineage" '"$cli" inspect "$tmp/t.shrk" | grep -q "teacher=self"'
+
 # sensitivity: JSON and plot.
 "$cli" sensitivity "$tmp/m.shrk" --data fashion-mnist --test-limit 200 --sparsities 0.5,0.9 --json --plot "$tmp/s.svg" \
   >"$tmp/s.json" 2>"$tmp/err" || bad "sensitivity: $(cat "$tmp/err")"
@@ -67,6 +72,7 @@ expect2 "auto with channel" "$tmp/m.shrk" --method channel --sparsity auto "${da
 expect2 "unknown importance" "$tmp/m.shrk" --method channel --sparsity 0.5 --importance random "${data[@]}" -o "$tmp/x.shrk"
 expect2 "unknown schedule" "$tmp/m.shrk" --method global --sparsity 0.5 --schedule cubic "${data[@]}" -o "$tmp/x.shrk"
 expect2 "missing data" "$tmp/m.shrk" --method global --sparsity 0.5 -o "$tmp/x.shrk"
+expect2 "teacher without fine-tuning" "$tmp/m.shrk" --method global --sparsity 0.5 --teacher self "${data[@]}" -o "$tmp/x.shrk"
 check "no output after usage errors" '[ ! -e "$tmp/x.shrk" ]'
 
 echo "$passes passed, $fails failed"
