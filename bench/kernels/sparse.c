@@ -5,7 +5,9 @@
  * pattern it is made for: CSR unstructured (random) zeros; 1x4 / 4x1 / 8x1 whole blocks of
  * zeros; "8x1 on random" shows a block format fed unstructured zeros. int8 rows: "i8" =
  * int8 weights with f32 activations (weight-only), "q8" = int8 weights x uint8 activations
- * (s32 sums). Then 2:4 and 1:4 against dense, and the per-layer format choice. Rates count
+ * (s32 sums). Then 2:4 and 1:4 against dense; batch 1 at 4096x4096 (64 MB: from memory, not
+ * cache); the zoo's layers at batch 64 (conv layers in the convolution layout, W x col); and
+ * the per-layer format choice. Rates count
  * the stored nonzeros only (2 ops each); ratio = dense time / this time. */
 #include <stdio.h>
 #include <string.h>
@@ -18,7 +20,7 @@
 typedef struct sp_run {
     const shr_spmat *A; /* NULL: the dense kernel on W */
     const float *W;
-    int q8, M, N, K;
+    int q8, M, N, K, kn; /* kn: convolution layout, Y[N,M] = W X[K,M] */
     const float *X;
     const unsigned char *Xq;
     float *Y;
@@ -27,7 +29,14 @@ typedef struct sp_run {
 static void run_one(void *p) {
     const sp_run *r = p;
     static const shr_sp_qinput q = {0, 128, 0.02f};
-    if (!r->A) {
+    if (r->kn) {
+        if (!r->A)
+            shr_gemm_f32(0, 0, r->N, r->M, r->K, 1.0f, r->W, r->K, r->X, r->M, 0.0f, r->Y, r->M);
+        else if (r->q8)
+            shr_spmm_q8_kn(r->A, r->M, r->Xq, r->M, &q, NULL, r->Y, r->M);
+        else
+            shr_spmm_f32_kn(r->A, r->M, r->X, r->M, NULL, r->Y, r->M);
+    } else if (!r->A) {
         if (r->M == 1)
             shr_gemv_f32(r->N, r->K, r->W, r->K, r->X, NULL, r->Y);
         else
@@ -49,15 +58,19 @@ static void prune(float *W, int N, int K, double s, int br, int bc, int keep) {
     for (int n0 = 0; n0 < N; n0 += br)
         for (int k0 = 0; k0 < K; k0 += bc)
             if (!keep && unif() < s)
-                for (int n = n0; n < n0 + br; n++)
-                    for (int k = k0; k < k0 + bc; k++) W[(size_t)n * K + k] = 0.0f;
+                for (int n = n0; n < n0 + br && n < N; n++)
+                    for (int k = k0; k < k0 + bc && k < K; k++) W[(size_t)n * K + k] = 0.0f;
     if (keep)
-        for (size_t g = 0; g < (size_t)N * K; g += 4) /* keep the largest `keep` of 4 */
-            for (int drop = 0; drop < 4 - keep; drop++) {
-                int best = -1;
-                for (int t = 0; t < 4; t++)
-                    if (W[g + t] != 0.0f && (best < 0 || W[g + t] * W[g + t] < W[g + best] * W[g + best])) best = t;
-                W[g + best] = 0.0f;
+        for (int n = 0; n < N; n++) /* keep the largest `keep` of every 4 */
+            for (int g = 0; g < K; g += 4) {
+                float *w = W + (size_t)n * K + g;
+                int len = K - g < 4 ? K - g : 4;
+                for (int drop = 0; drop < len - keep; drop++) {
+                    int best = -1;
+                    for (int t = 0; t < len; t++)
+                        if (w[t] != 0.0f && (best < 0 || w[t] * w[t] < w[best] * w[best])) best = t;
+                    if (best >= 0) w[best] = 0.0f;
+                }
             }
 }
 
@@ -70,8 +83,9 @@ typedef struct contender {
 
 #define MAX_C 14
 
-/* Times dense and each contender on its own pruned weight; one row each, ratio vs dense. */
-static void compare(bench_ctx *c, int N, int K, int M, double s, const contender *cs, int n, const char *tag) {
+/* Times dense and each contender on its own pruned weight; one row each, ratio vs dense.
+ * kn: the convolution layout; tag (or "") names the layer. */
+static void compare(bench_ctx *c, int N, int K, int M, double s, const contender *cs, int n, const char *tag, int kn) {
     size_t nw = (size_t)N * K;
     float *Wd = shr_alloc(nw * 4), *W = shr_alloc(nw * 4), *X = shr_alloc((size_t)M * K * 4);
     float *Y = shr_alloc((size_t)M * N * 4);
@@ -86,24 +100,27 @@ static void compare(bench_ctx *c, int N, int K, int M, double s, const contender
         bench_fill_f32(Wd, nw, 5);
         bench_fill_f32(X, (size_t)M * K, 6);
         bench_fill_u8(Xq, (size_t)M * K, 0, 255, 7);
-        runs[0] = (sp_run){NULL, Wd, 0, M, N, K, X, Xq, Y};
+        runs[0] = (sp_run){NULL, Wd, 0, M, N, K, kn, X, Xq, Y};
         bc[0] = (bench_case){"dense", run_one, &runs[0]};
     }
     for (int i = 0; i < n && ok; i++) {
         prune(W, N, K, s, cs[i].br, cs[i].bc, cs[i].keep);
         ok = shr_spmat_from_dense(&A[i], cs[i].format, cs[i].dtype, N, K, W, K) == SHR_OK;
         nnz[i] = (double)shr_spmat_nnz(&A[i]);
-        runs[i + 1] = (sp_run){&A[i], NULL, cs[i].q8, M, N, K, X, Xq, Y};
+        runs[i + 1] = (sp_run){&A[i], NULL, cs[i].q8, M, N, K, kn, X, Xq, Y};
         bc[i + 1] = (bench_case){cs[i].name, run_one, &runs[i + 1]};
     }
     if (ok) {
         bench_time_interleaved(c, bc, n + 1, sec);
         char shape[96], kern[64];
-        snprintf(shape, sizeof shape, "%dx%d s%.0f b%d", N, K, s * 100, M);
-        bench_row(c, "sparse", M == 1 ? "dense sgemv" : "dense sgemm", shape, 2.0 * N * K * M, "GFLOP/s",
+        if (tag[0])
+            snprintf(shape, sizeof shape, "%.60s s%.0f", tag, s * 100);
+        else
+            snprintf(shape, sizeof shape, "%dx%d s%.0f b%d", N, K, s * 100, M);
+        bench_row(c, "sparse", M == 1 && !kn ? "dense sgemv" : "dense sgemm", shape, 2.0 * N * K * M, "GFLOP/s",
                   M == 1 ? 4.0 * nw : 0, sec[0], NULL, 0);
         for (int i = 0; i < n; i++) {
-            snprintf(kern, sizeof kern, "%s%s", cs[i].name, tag);
+            snprintf(kern, sizeof kern, "%s%s", cs[i].name, kn ? " (conv)" : "");
             double bytes = M == 1 ? (double)shr_spmat_bytes(&A[i]) : 0;
             bench_row(c, "sparse", kern, shape, 2.0 * nnz[i] * M, cs[i].dtype == SHR_SP_F32 ? "GFLOP/s" : "GOP/s",
                       bytes, sec[i + 1], "dense", sec[0]);
@@ -159,9 +176,21 @@ void bench_section_sparse(bench_ctx *c) {
     for (int sh = 0; sh < (c->quick ? 1 : 2); sh++)
         for (int b = 0; b < 2; b++) {
             for (int s = 0; s < 4; s++)
-                compare(c, shapes[sh][0], shapes[sh][1], batches[b], sparsity[s], main_set, n_main, "");
-            compare(c, shapes[sh][0], shapes[sh][1], batches[b], 0.0, nm_set, n_nm, "");
+                compare(c, shapes[sh][0], shapes[sh][1], batches[b], sparsity[s], main_set, n_main, "", 0);
+            compare(c, shapes[sh][0], shapes[sh][1], batches[b], 0.0, nm_set, n_nm, "", 0);
         }
+    if (!c->quick) { /* batch 1 on a weight larger than the caches: the memory-bound regime */
+        compare(c, 4096, 4096, 1, 0.9, main_set, n_main, "", 0);
+        compare(c, 4096, 4096, 1, 0.0, nm_set, n_nm, "", 0);
+        /* the zoo's layers at batch 64, 90 % sparse: Linear as X W^T, Conv as W col (conv layout) */
+        static const contender zoo_set[] = {{"csr f32", SHR_SP_CSR, SHR_SP_F32, 0, 1, 1, 0},
+                                            {"8x1 f32", SHR_SP_8X1, SHR_SP_F32, 0, 8, 1, 0},
+                                            {"8x1 q8", SHR_SP_8X1, SHR_SP_I8, 1, 8, 1, 0}};
+        bench_layer L[64];
+        int nl = bench_zoo_layers(64, L, 64);
+        for (int i = 0; i < nl; i++)
+            if (!L[i].depthwise) compare(c, L[i].N, L[i].K, L[i].M, 0.9, zoo_set, 3, L[i].name, L[i].C != 0);
+    }
     for (int b = 0; b < 2; b++)
         for (int s = 0; s < 3; s++) {
             static const double cs[3] = {0.3, 0.7, 0.9};

@@ -112,7 +112,17 @@ typedef struct shr_sp_qinput {
 shr_status shr_spmm_q8(const shr_spmat *A, int M, const void *X, long ldx, const shr_sp_qinput *q,
                        const shr_gemm_epilogue *ep, float *Y, long ldy);
 
-/* The plain-C references of the two (single-threaded; same contracts). */
+/* The convolution layout of both: Y[N,M] = clamp(W[N,K] X[K,M] + bias, lo, hi) with X K-major
+ * (row k holds input k for the M output positions: im2col's columns, ldx >= M) and Y N-major
+ * (one row per output channel, ldy >= M). The bias is per output channel = per row of Y, so
+ * ep->bias_per_row must be 1 (as for the GEMM in this layout). Same kernels and guarantees. */
+shr_status shr_spmm_f32_kn(const shr_spmat *A, int M, const float *X, long ldx, const shr_gemm_epilogue *ep,
+                           float *Y, long ldy);
+shr_status shr_spmm_q8_kn(const shr_spmat *A, int M, const void *X, long ldx, const shr_sp_qinput *q,
+                          const shr_gemm_epilogue *ep, float *Y, long ldy);
+
+/* The plain-C references of the two (single-threaded; same contracts; for the convolution
+ * layout, shr_force_reference_kernels(1) makes the calls above use the same code). */
 shr_status shr_spmm_f32_ref(const shr_spmat *A, int M, const float *X, long ldx, const shr_gemm_epilogue *ep,
                             float *Y, long ldy);
 shr_status shr_spmm_q8_ref(const shr_spmat *A, int M, const void *X, long ldx, const shr_sp_qinput *q,

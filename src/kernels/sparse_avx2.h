@@ -119,24 +119,48 @@ SP_AI V v_blocks4(int vt, const int cols4, const shr_spmat *A, const void *x, in
     return v_add(vt, a0, a1);
 }
 
-/* Calls fn(vt, j, lo, hi) with vt a compile-time constant (one specialised copy each). */
-#define SP_BY_VT(fn, j, lo, hi)                                                                    \
+/* 8x8 transpose in registers: row q of the input becomes r[q] = column q. */
+SP_AI void v_transpose8(__m256 r[8]) {
+    __m256 t[8], u[8];
+    for (int q = 0; q < 4; q++) {
+        t[2 * q] = _mm256_unpacklo_ps(r[2 * q], r[2 * q + 1]);
+        t[2 * q + 1] = _mm256_unpackhi_ps(r[2 * q], r[2 * q + 1]);
+    }
+    for (int q = 0; q < 2; q++) {
+        u[4 * q] = _mm256_shuffle_ps(t[4 * q], t[4 * q + 2], 0x44);
+        u[4 * q + 1] = _mm256_shuffle_ps(t[4 * q], t[4 * q + 2], 0xee);
+        u[4 * q + 2] = _mm256_shuffle_ps(t[4 * q + 1], t[4 * q + 3], 0x44);
+        u[4 * q + 3] = _mm256_shuffle_ps(t[4 * q + 1], t[4 * q + 3], 0xee);
+    }
+    for (int q = 0; q < 4; q++) {
+        r[q] = _mm256_permute2f128_ps(u[q], u[q + 4], 0x20);
+        r[q + 4] = _mm256_permute2f128_ps(u[q], u[q + 4], 0x31);
+    }
+}
+
+/* Calls fn(vt, j, ...) with vt a compile-time constant (one specialised copy each). */
+#define SP_BY_VT(fn, j, ...)                                                                       \
     do {                                                                                           \
         if ((j)->vt == SP_VF)                                                                      \
-            fn(SP_VF, j, lo, hi);                                                                  \
+            fn(SP_VF, j, __VA_ARGS__);                                                             \
         else if ((j)->vt == SP_VI)                                                                 \
-            fn(SP_VI, j, lo, hi);                                                                  \
+            fn(SP_VI, j, __VA_ARGS__);                                                             \
         else                                                                                       \
-            fn(SP_VQ, j, lo, hi);                                                                  \
+            fn(SP_VQ, j, __VA_ARGS__);                                                             \
     } while (0)
 
-/* sp_epilogue for the 8 outputs n0..n0+7 (all < N) of one Y row; bit-identical to it. */
-SP_AI __m256 v_epilogue(const sp_job *j, int n0, __m256 y) {
-    if (j->vt == SP_VI) y = _mm256_mul_ps(y, _mm256_loadu_ps(j->A->scale + n0));
-    if (j->vt == SP_VQ) y = _mm256_mul_ps(y, _mm256_mul_ps(_mm256_set1_ps(j->x_scale), _mm256_loadu_ps(j->A->scale + n0)));
-    if (j->bias) y = _mm256_add_ps(y, _mm256_loadu_ps(j->bias + n0));
+/* sp_epilogue, bit-identical, for 8 outputs: of the rows n0..n0+7 (row = 0; all < N) or 8
+ * activation rows of the one output row n0 (row = 1). */
+SP_AI __m256 v_epilogue_at(const sp_job *j, const int row, int n0, __m256 y) {
+    if (j->vt != SP_VF) { /* int8: times scale[n] (int8 activations: x_scale * scale[n], rounded first) */
+        __m256 sc = row ? _mm256_set1_ps(j->A->scale[n0]) : _mm256_loadu_ps(j->A->scale + n0);
+        if (j->vt == SP_VQ) sc = _mm256_mul_ps(_mm256_set1_ps(j->x_scale), sc);
+        y = _mm256_mul_ps(y, sc);
+    }
+    if (j->bias) y = _mm256_add_ps(y, row ? _mm256_set1_ps(j->bias[n0]) : _mm256_loadu_ps(j->bias + n0));
     y = _mm256_max_ps(_mm256_set1_ps(j->lo), y); /* lo > y ? lo : y keeps NaN like the scalar one */
     return _mm256_min_ps(_mm256_set1_ps(j->hi), y);
 }
+SP_AI __m256 v_epilogue(const sp_job *j, int n0, __m256 y) { return v_epilogue_at(j, 0, n0, y); }
 
 #endif

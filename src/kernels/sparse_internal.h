@@ -12,8 +12,16 @@ enum {
     SP_VQ = 2  /* int8 weights, int8 activations: s32 sums */
 };
 
-/* Width of one K-major tile of the activations (Xt). */
+/* Activation rows per K-major tile (Xt). */
 #define SP_TILE 64
+
+/* Stored width of a tile holding mt rows: 8 x the power of two >= mt / 8 (8, 16, 32 or 64),
+ * so a small batch reads a narrow tile (column k of a 4-row batch is 32 bytes, not 256). */
+static inline int sp_tile_width(int mt) {
+    int w = 8;
+    while (w < mt) w *= 2;
+    return w;
+}
 /* Output rows are handed out in multiples of this (a multiple of every block height). */
 #define SP_ROW_UNIT 8
 
@@ -21,13 +29,14 @@ typedef struct sp_job {
     const shr_spmat *A;
     int vt; /* SP_V* */
     int M;
+    int kn; /* convolution layout: X [K][ldx], Y [N][ldy] (else X [M][ldx], Y [M][ldy]) */
     /* raw activations: f32 (VF, VI) or int8/uint8 (VQ), row-major, stride ldx */
     const void *X;
     long ldx;
     int x_signed, x_zero;
     float x_scale;
     /* prepared (AVX2 kernels only):
-     * xr: row-major [M][K] activations: f32 (VF, VI: X itself, stride ldx) or, for
+     * xr: row-major [M][K] activations (linear layout only): f32 (VF, VI: X itself) or, for
      *     VQ, int32 lanes holding (uint16_t)(x - x_zero): zero upper half, so vpmaddwd with a
      *     sign-extended int8 weight yields the exact product;
      * xt: K-major tiles [ceil(M / SP_TILE)][K][SP_TILE] of the same values, columns past M zero
@@ -64,12 +73,23 @@ static inline int sp_col(const shr_spmat *A, int64_t b) { return A->col16 ? (int
 
 /* Rows [lo, hi) of Y for every m < M (lo a multiple of SP_ROW_UNIT; hi too or N). */
 void shr_sp_rows_ref(const sp_job *j, int lo, int hi);
-/* AVX2: few activation rows (read xr) for CSR / 1x4, 4x1 / 8x1, N:M; batched (read xt). */
+/* AVX2, few activation rows (read xr): CSR / 1x4, 4x1 / 8x1, N:M. */
 void shr_spmv_row_avx2(const sp_job *j, int lo, int hi);   /* CSR, 1x4 */
 void shr_spmv_block_avx2(const sp_job *j, int lo, int hi); /* 4x1, 8x1 */
 void shr_spmv_nm_avx2(const sp_job *j, int lo, int hi);    /* 2:4, 1:4 */
-void shr_spmm_xt_avx2(const sp_job *j, int lo, int hi);    /* every sparse format */
-/* Packs rows [m0, m0 + mt) of f32 X into one K-major tile (k rows [k0, k1) of it). */
-void shr_sp_pack_tile_f32_avx2(const float *X, long ldx, int mt, int k0, int k1, float *tile);
+/* AVX2 batched, every sparse format: output rows [lo, hi) for activation rows [m0, m0 + mt)
+ * (mt = min(SP_TILE, M - m0)) from their K-major tile xt: column k of X at xt + k * ldt, 8 x
+ * the power of two >= mt / 8 values readable (zero past mt). */
+void shr_spmm_xt_avx2(const sp_job *j, const void *xt, long ldt, int m0, int lo, int hi);
+/* AVX2: packs activation rows [m0, m0 + mt) of X (either layout) into one K-major tile
+ * [K][tw] (its k rows [k0, k1)), zero past mt; int8 widened as for xr. */
+void shr_sp_pack_tile_avx2(const sp_job *j, int m0, int mt, int tw, int k0, int k1, void *tile);
+/* Position of activation (m, k) in X and of output (m, n) in Y, in either layout. */
+static inline size_t sp_xat(const sp_job *j, int m, int k) {
+    return j->kn ? (size_t)k * j->ldx + m : (size_t)m * j->ldx + k;
+}
+static inline size_t sp_yat(const sp_job *j, int m, int n) {
+    return j->kn ? (size_t)n * j->ldy + m : (size_t)m * j->ldy + n;
+}
 
 #endif

@@ -12,21 +12,24 @@
 #include "core/error.h"
 #include "kernels/sparse_internal.h"
 
-/* From this batch on, the sparse formats run on K-major tiles of X. */
-#define XT_MIN_M 4
 /* Below this many multiply-adds a second thread costs more than it saves. */
 #define PAR_MIN_WORK 32768.0
 
-static shr_status job_init(sp_job *j, const shr_spmat *A, int M, const void *X, long ldx, const shr_sp_qinput *q,
-                           const shr_gemm_epilogue *ep, float *Y, long ldy) {
+static shr_status job_init(sp_job *j, const shr_spmat *A, int kn, int M, const void *X, long ldx,
+                           const shr_sp_qinput *q, const shr_gemm_epilogue *ep, float *Y, long ldy) {
     *j = (sp_job){0};
     if (!A || !A->values) return shr_fail(SHR_ERR_INVALID_ARG, "sparse matmul: NULL or empty weight");
     if (M < 0) return shr_fail(SHR_ERR_INVALID_ARG, "sparse matmul: batch %d", M);
     if (M > 0 && (!X || !Y)) return shr_fail(SHR_ERR_INVALID_ARG, "sparse matmul: NULL activations or output");
-    if (ldx < A->K || ldy < A->N)
+    if (!kn && (ldx < A->K || ldy < A->N))
         return shr_fail(SHR_ERR_SHAPE, "sparse matmul: strides %ld, %ld below K = %d, N = %d", ldx, ldy, A->K, A->N);
-    if (ep && ep->bias_per_row) return shr_fail(SHR_ERR_INVALID_ARG, "sparse matmul: bias is per output column");
+    if (kn && (ldx < M || ldy < M))
+        return shr_fail(SHR_ERR_SHAPE, "sparse matmul (conv layout): strides %ld, %ld below M = %d", ldx, ldy, M);
+    if (ep && ep->bias && ep->bias_per_row != kn)
+        return shr_fail(SHR_ERR_INVALID_ARG, "sparse matmul: the bias is per output %s here (bias_per_row = %d)",
+                        kn ? "row" : "column", kn);
     j->A = A;
+    j->kn = kn;
     j->M = M;
     j->X = X;
     j->ldx = ldx;
@@ -54,7 +57,7 @@ static shr_status job_init(sp_job *j, const shr_spmat *A, int M, const void *X, 
 static shr_status run_dense(const sp_job *j, int ref) {
     const shr_spmat *A = j->A;
     if (j->vt == SP_VQ) return shr_fail(SHR_ERR_INVALID_ARG, "sparse matmul: int8 activations need int8 weights");
-    if (j->M == 1) {
+    if (j->M == 1 && !j->kn) {
         (ref ? shr_gemv_f32_ref : shr_gemv_f32)(A->N, A->K, A->values, A->K, j->X, j->bias, j->Y);
         for (int n = 0; n < A->N; n++) {
             float y = j->Y[n];
@@ -64,16 +67,20 @@ static shr_status run_dense(const sp_job *j, int ref) {
         return SHR_OK;
     }
     if (j->ldx > INT_MAX || j->ldy > INT_MAX) return shr_fail(SHR_ERR_LIMIT, "sparse matmul: stride over INT_MAX");
-    shr_gemm_epilogue ep = {j->bias, 0, j->lo, j->hi};
-    (ref ? shr_gemm_f32_ex_ref : shr_gemm_f32_ex)(0, 1, j->M, A->N, A->K, 1.0f, j->X, (int)j->ldx, A->values, A->K,
-                                                 0.0f, j->Y, (int)j->ldy, &ep);
+    shr_gemm_epilogue ep = {j->bias, j->kn, j->lo, j->hi};
+    void (*gemm)(int, int, int, int, int, float, const float *, int, const float *, int, float, float *, int,
+                 const shr_gemm_epilogue *) = ref ? shr_gemm_f32_ex_ref : shr_gemm_f32_ex;
+    if (j->kn) /* Y[N,M] = W[N,K] X[K,M] */
+        gemm(0, 0, A->N, j->M, A->K, 1.0f, A->values, A->K, j->X, (int)j->ldx, 0.0f, j->Y, (int)j->ldy, &ep);
+    else /* Y[M,N] = X[M,K] W^T */
+        gemm(0, 1, j->M, A->N, A->K, 1.0f, j->X, (int)j->ldx, A->values, A->K, 0.0f, j->Y, (int)j->ldy, &ep);
     return SHR_OK;
 }
 
 shr_status shr_spmm_f32_ref(const shr_spmat *A, int M, const float *X, long ldx, const shr_gemm_epilogue *ep,
                             float *Y, long ldy) {
     sp_job j;
-    SHR_TRY(job_init(&j, A, M, X, ldx, NULL, ep, Y, ldy));
+    SHR_TRY(job_init(&j, A, 0, M, X, ldx, NULL, ep, Y, ldy));
     if (M == 0) return SHR_OK;
     if (A->format == SHR_SP_DENSE) return run_dense(&j, 1);
     shr_sp_rows_ref(&j, 0, A->N);
@@ -84,7 +91,7 @@ shr_status shr_spmm_q8_ref(const shr_spmat *A, int M, const void *X, long ldx, c
                            const shr_gemm_epilogue *ep, float *Y, long ldy) {
     sp_job j;
     if (!q) return shr_fail(SHR_ERR_INVALID_ARG, "sparse matmul: NULL activation quantization");
-    SHR_TRY(job_init(&j, A, M, X, ldx, q, ep, Y, ldy));
+    SHR_TRY(job_init(&j, A, 0, M, X, ldx, q, ep, Y, ldy));
     if (M > 0) shr_sp_rows_ref(&j, 0, A->N);
     return SHR_OK;
 }
@@ -117,6 +124,15 @@ static int part_start(const shr_spmat *A, int p, int parts) {
 
 typedef void (*rows_fn)(const sp_job *, int, int);
 
+/* This thread's index and the team size (inside a parallel region; 0 of 1 outside). */
+static void this_part(int *p, int *parts) {
+    *p = 0, *parts = 1;
+#ifdef _OPENMP
+    *p = omp_get_thread_num();
+    *parts = omp_get_num_threads();
+#endif
+}
+
 /* ---- prepared activations ---- */
 
 /* int8 activations as int32 lanes (uint16_t)(x - zero): row-major rows [m0, m1). */
@@ -133,70 +149,107 @@ static void widen_rows(const sp_job *j, int32_t *xr, int m0, int m1) {
     }
 }
 
-/* Rows [k0, k1) of every K-major tile. */
-static void pack_tiles(const sp_job *j, void *xt, int k0, int k1) {
-    int K = j->A->K, tiles = (j->M + SP_TILE - 1) / SP_TILE;
-    for (int t = 0; t < tiles; t++) {
-        int m0 = t * SP_TILE, mt = j->M - m0 < SP_TILE ? j->M - m0 : SP_TILE;
-        if (j->vt != SP_VQ) {
-            float *tile = (float *)xt + (size_t)t * K * SP_TILE;
-            shr_sp_pack_tile_f32_avx2((const float *)j->X + (size_t)m0 * j->ldx, j->ldx, mt, k0, k1, tile);
-            continue;
-        }
-        int32_t *tile = (int32_t *)xt + (size_t)t * K * SP_TILE;
-        for (int k = k0; k < k1; k++)
-            for (int i = mt; i < SP_TILE; i++) tile[(size_t)k * SP_TILE + i] = 0;
-        for (int i = 0; i < mt; i++) {
-            const int8_t *xs = (const int8_t *)j->X + (size_t)(m0 + i) * j->ldx;
-            const uint8_t *xu = (const uint8_t *)j->X + (size_t)(m0 + i) * j->ldx;
-            for (int k = k0; k < k1; k++)
-                tile[(size_t)k * SP_TILE + i] = (uint16_t)((j->x_signed ? xs[k] : xu[k]) - j->x_zero);
-        }
-    }
+/* Rows [k0, k1) of tile t of X (activation rows [64 t, 64 t + mt)) packed into buf. */
+static void pack_tile(const sp_job *j, int t, void *buf, int k0, int k1) {
+    int m0 = t * SP_TILE, mt = j->M - m0 < SP_TILE ? j->M - m0 : SP_TILE;
+    shr_sp_pack_tile_avx2(j, m0, mt, sp_tile_width(mt), k0, k1, buf);
 }
 
-static rows_fn pick_avx2(const shr_spmat *A, int M, int *use_xt) {
-    *use_xt = 0;
-    if (M < XT_MIN_M) {
-        if (A->format == SHR_SP_4X1 || A->format == SHR_SP_8X1) return shr_spmv_block_avx2;
-        return A->nm_keep ? shr_spmv_nm_avx2 : shr_spmv_row_avx2;
+/* Tile t where the kernel reads it: X itself for a whole f32 tile in the conv layout (already
+ * K-major, row stride ldx), else buf (row stride the tile width). */
+static const void *tile_at(const sp_job *j, int t, void *buf, long *ldt) {
+    int mt = j->M - t * SP_TILE < SP_TILE ? j->M - t * SP_TILE : SP_TILE;
+    if (j->kn && j->vt != SP_VQ && mt == SP_TILE) {
+        *ldt = j->ldx;
+        return (const float *)j->X + (size_t)t * SP_TILE;
     }
-    *use_xt = 1;
-    return shr_spmm_xt_avx2;
+    *ldt = sp_tile_width(mt);
+    return buf;
+}
+
+/* The batched kernel over all tiles. With at least as many tiles as threads, each thread takes
+ * whole tiles (all output rows) and packs them one at a time into its own cache-sized buffer;
+ * otherwise (one or few tiles) the threads pack the tiles together, then split the rows. */
+static shr_status run_tiles(const sp_job *j, int nthr) {
+    const shr_spmat *A = j->A;
+    int K = A->K, tiles = (j->M + SP_TILE - 1) / SP_TILE, by_tiles = tiles >= nthr;
+    size_t tile_elems = (size_t)K * SP_TILE, bytes = (by_tiles ? (size_t)nthr : (size_t)tiles) * tile_elems * 4;
+    void *work = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
+    if (!work) return shr_fail(SHR_ERR_NOMEM, "sparse matmul: out of memory for a %zu-byte workspace", bytes);
+#ifdef _OPENMP
+#pragma omp parallel num_threads(nthr) if (nthr > 1)
+#endif
+    {
+        int p, parts;
+        this_part(&p, &parts);
+        long ldt;
+        if (by_tiles) {
+            int32_t *buf = (int32_t *)work + (size_t)p * tile_elems;
+            for (int t = (int)((int64_t)tiles * p / parts); t < (int)((int64_t)tiles * (p + 1) / parts); t++) {
+                const void *xt = tile_at(j, t, buf, &ldt);
+                if (xt == buf) pack_tile(j, t, buf, 0, K);
+                shr_spmm_xt_avx2(j, xt, ldt, t * SP_TILE, 0, A->N);
+            }
+        } else {
+            for (int t = 0; t < tiles; t++) {
+                int32_t *buf = (int32_t *)work + (size_t)t * tile_elems;
+                if (tile_at(j, t, buf, &ldt) == buf)
+                    pack_tile(j, t, buf, (int)((int64_t)K * p / parts), (int)((int64_t)K * (p + 1) / parts));
+            }
+#ifdef _OPENMP
+#pragma omp barrier
+#endif
+            int lo = part_start(A, p, parts), hi = part_start(A, p + 1, parts);
+            for (int t = 0; t < tiles && hi > lo; t++) {
+                const void *xt = tile_at(j, t, (int32_t *)work + (size_t)t * tile_elems, &ldt);
+                shr_spmm_xt_avx2(j, xt, ldt, t * SP_TILE, lo, hi);
+            }
+        }
+    }
+    free(work);
+    return SHR_OK;
+}
+
+/* From these batches on (measured crossovers) a format runs on K-major tiles of X; below, the
+ * batch-1 kernel once per activation row is faster. */
+static int xt_min_batch(shr_sp_format f) {
+    static const int from[SHR_SP_NFORMATS] = {0, 4, 8, 4, 7, 6, 7};
+    return from[f];
+}
+
+/* The batch-1 kernel of a format (run once per activation row). */
+static rows_fn spmv_avx2(const shr_spmat *A) {
+    if (A->format == SHR_SP_4X1 || A->format == SHR_SP_8X1) return shr_spmv_block_avx2;
+    return A->nm_keep ? shr_spmv_nm_avx2 : shr_spmv_row_avx2;
 }
 
 static shr_status run(sp_job *j) {
     const shr_spmat *A = j->A;
     if (j->M == 0) return SHR_OK;
     if (A->format == SHR_SP_DENSE) return run_dense(j, 0);
-    int avx2 = shr_cpu_has_avx2_fma(), use_xt = 0;
-    rows_fn fn = avx2 ? pick_avx2(A, j->M, &use_xt) : shr_sp_rows_ref;
-    int need_xr = avx2 && j->vt == SP_VQ && !use_xt, K = A->K;
-    size_t xt_elems = use_xt ? (size_t)((j->M + SP_TILE - 1) / SP_TILE) * K * SP_TILE : 0;
-    size_t xr_elems = need_xr ? (size_t)j->M * K : 0, bytes = (xt_elems + xr_elems) * 4;
-    void *work = NULL;
-    if (bytes) {
-        work = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
-        if (!work) return shr_fail(SHR_ERR_NOMEM, "sparse matmul: out of memory for a %zu-byte workspace", bytes);
-    }
-    j->xt = use_xt ? work : NULL;
-    j->xr = need_xr ? work : j->X;
-    j->ldxr = need_xr ? K : j->ldx;
+    int avx2 = shr_cpu_has_avx2_fma();
     int nthr = 1;
 #ifdef _OPENMP
     double macs = (double)(A->nm_keep ? A->nblocks * A->nm_keep : A->nblocks * A->br * A->bc) * j->M;
     nthr = omp_in_parallel() || macs < PAR_MIN_WORK ? 1 : omp_get_max_threads();
+#endif
+    if (avx2 && (j->kn || j->M >= xt_min_batch(A->format))) return run_tiles(j, nthr);
+    /* rows: the reference, or the batch-1 kernel on row-major x (int8 widened first) */
+    int need_xr = avx2 && j->vt == SP_VQ, K = A->K;
+    void *work = NULL;
+    if (need_xr && !(work = aligned_alloc(64, ((size_t)j->M * K * 4 + 63) & ~(size_t)63)))
+        return shr_fail(SHR_ERR_NOMEM, "sparse matmul: out of memory widening %d x %d activations", j->M, K);
+    j->xr = need_xr ? work : j->X;
+    j->ldxr = need_xr ? K : j->ldx;
+    rows_fn fn = avx2 ? spmv_avx2(A) : shr_sp_rows_ref;
+#ifdef _OPENMP
     int units = (A->N + SP_ROW_UNIT - 1) / SP_ROW_UNIT;
     if (nthr > units) nthr = units;
 #pragma omp parallel num_threads(nthr) if (nthr > 1)
 #endif
     {
-        int p = 0, parts = 1;
-#ifdef _OPENMP
-        p = omp_get_thread_num();
-        parts = omp_get_num_threads();
-#endif
-        if (use_xt) pack_tiles(j, work, (int)((int64_t)K * p / parts), (int)((int64_t)K * (p + 1) / parts));
+        int p, parts;
+        this_part(&p, &parts);
         if (need_xr) widen_rows(j, work, (int)((int64_t)j->M * p / parts), (int)((int64_t)j->M * (p + 1) / parts));
 #ifdef _OPENMP
 #pragma omp barrier
@@ -208,17 +261,31 @@ static shr_status run(sp_job *j) {
     return SHR_OK;
 }
 
+/* The public entries: layout kn, int8 activations when q8 (then q is required). */
+static shr_status entry(const shr_spmat *A, int kn, int q8, int M, const void *X, long ldx, const shr_sp_qinput *q,
+                        const shr_gemm_epilogue *ep, float *Y, long ldy) {
+    sp_job j;
+    if (q8 && !q) return shr_fail(SHR_ERR_INVALID_ARG, "sparse matmul: NULL activation quantization");
+    SHR_TRY(job_init(&j, A, kn, M, X, ldx, q8 ? q : NULL, ep, Y, ldy));
+    return run(&j);
+}
+
 shr_status shr_spmm_f32(const shr_spmat *A, int M, const float *X, long ldx, const shr_gemm_epilogue *ep, float *Y,
                         long ldy) {
-    sp_job j;
-    SHR_TRY(job_init(&j, A, M, X, ldx, NULL, ep, Y, ldy));
-    return run(&j);
+    return entry(A, 0, 0, M, X, ldx, NULL, ep, Y, ldy);
 }
 
 shr_status shr_spmm_q8(const shr_spmat *A, int M, const void *X, long ldx, const shr_sp_qinput *q,
                        const shr_gemm_epilogue *ep, float *Y, long ldy) {
-    sp_job j;
-    if (!q) return shr_fail(SHR_ERR_INVALID_ARG, "sparse matmul: NULL activation quantization");
-    SHR_TRY(job_init(&j, A, M, X, ldx, q, ep, Y, ldy));
-    return run(&j);
+    return entry(A, 0, 1, M, X, ldx, q, ep, Y, ldy);
+}
+
+shr_status shr_spmm_f32_kn(const shr_spmat *A, int M, const float *X, long ldx, const shr_gemm_epilogue *ep,
+                           float *Y, long ldy) {
+    return entry(A, 1, 0, M, X, ldx, NULL, ep, Y, ldy);
+}
+
+shr_status shr_spmm_q8_kn(const shr_spmat *A, int M, const void *X, long ldx, const shr_sp_qinput *q,
+                          const shr_gemm_epilogue *ep, float *Y, long ldy) {
+    return entry(A, 1, 1, M, X, ldx, q, ep, Y, ldy);
 }

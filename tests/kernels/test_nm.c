@@ -45,6 +45,9 @@ static void test_kernels(void) {
             CHECK(sp_case(nm[f], kind, 256, 1000, 64, 0.2, PAT_NM, 3, 1, 2));
             CHECK(sp_case(nm[f], kind, 33, 514, 130, 0.0, PAT_NM, 1, 3, 3));
         }
+    sp_kn = 1; /* the convolution layout */
+    for (int f = 0; f < 2; f++) CHECK(sp_sweep(nm[f], f == 0 ? 0 : 2, PAT_NM));
+    sp_kn = 0;
 }
 
 static void test_threads_bit_identical(void) {

@@ -59,18 +59,23 @@ static inline void sp_shape(shr_sp_format f, int *br, int *bc, int *keep) {
     *keep = f == SHR_SP_NM24 ? 2 : f == SHR_SP_NM14 ? 1 : 4;
 }
 
+/* 1: sp_case uses the convolution layout (X [K][M], Y [N][M], shr_spmm_*_kn). */
+static int sp_kn;
+
 /* One multiply case. kind: 0 f32 weights, 1 int8 weight-only, 2 int8 x s8, 3 int8 x u8.
  * epi: 0 none, 1 bias, 2 bias + ReLU, 3 ReLU6 without bias. pad: extra stride; off: pointer
  * misalignment in elements. Returns 1 when dispatch and reference both pass. */
 static inline int sp_case(shr_sp_format f, int kind, int N, int K, int M, double sparsity, int pat, int pad, int off,
                    int epi) {
-    int br, bc, keep, ok = 1;
+    int br, bc, keep, ok = 1, kn = sp_kn;
     sp_shape(f, &br, &bc, &keep);
-    long ldx = K + pad, ldy = N + pad;
+    int xrows = kn ? K : M, xcols = kn ? M : K, yrows = kn ? N : M, ycols = kn ? M : N;
+    long ldx = xcols + pad, ldy = ycols + pad;
+#define XAT(m, k) (kn ? (size_t)(k) * ldx + (m) : (size_t)(m) * ldx + (k))
     float *W = shr_alloc((size_t)N * K * sizeof(float)), *Wd = shr_alloc((size_t)N * K * sizeof(float));
     float *bias = shr_alloc((size_t)N * sizeof(float));
-    unsigned char *xb = shr_alloc((size_t)M * ldx * sizeof(float) + 64);
-    float *yb = shr_alloc(((size_t)M * ldy + 64) * sizeof(float));
+    unsigned char *xb = shr_alloc((size_t)xrows * ldx * sizeof(float) + 64);
+    float *yb = shr_alloc(((size_t)yrows * ldy + 64) * sizeof(float));
     double *ref = shr_alloc((size_t)M * N * sizeof(double)), *bound = shr_alloc((size_t)M * N * sizeof(double));
     int8_t *Q = shr_alloc((size_t)N * K);
     shr_spmat A;
@@ -94,20 +99,19 @@ static inline int sp_case(shr_sp_format f, int kind, int N, int K, int M, double
     float *xf = (float *)(void *)xb + off;
     int8_t *xs = (int8_t *)xb + off;
     uint8_t *xu = (uint8_t *)xb + off;
-    for (size_t i = 0; i < (size_t)M * ldx; i++) {
+    for (size_t i = 0; i < (size_t)xrows * ldx; i++) {
         if (kind < 2) xf[i] = sp_frand();
         if (kind == 2) xs[i] = (int8_t)((int)(sp_next() >> 8) % 256 - 128);
         if (kind == 3) xu[i] = (uint8_t)((sp_next() >> 8) % 256);
     }
-    shr_gemm_epilogue ep = {epi == 1 || epi == 2 ? bias : NULL, 0, epi >= 2 ? 0.0f : -INFINITY,
+    shr_gemm_epilogue ep = {epi == 1 || epi == 2 ? bias : NULL, kn, epi >= 2 ? 0.0f : -INFINITY,
                             epi == 3 ? 6.0f : INFINITY};
     for (int m = 0; m < M; m++)
         for (int n = 0; n < N; n++) {
             double s = 0, b = 0;
             int64_t acc = 0;
             for (int k = 0; k < K; k++) {
-                double x = kind < 2 ? xf[(size_t)m * ldx + k]
-                                    : (kind == 2 ? xs[(size_t)m * ldx + k] : xu[(size_t)m * ldx + k]) - q.x_zero;
+                double x = kind < 2 ? xf[XAT(m, k)] : (kind == 2 ? xs[XAT(m, k)] : xu[XAT(m, k)]) - q.x_zero;
                 s += (double)Wd[(size_t)n * K + k] * x;
                 b += fabs((double)Wd[(size_t)n * K + k] * x);
                 acc += (int64_t)Q[(size_t)n * K + k] * (int64_t)x;
@@ -124,22 +128,27 @@ static inline int sp_case(shr_sp_format f, int kind, int N, int K, int M, double
             ref[(size_t)m * N + n] = s;
             bound[(size_t)m * N + n] = 1e-6 * (sqrt((double)K) + 2) * b + 1e-30;
         }
-    for (int pass = 0; pass < 2 && ok; pass++) {
+    for (int pass = 0; pass < 2 && ok; pass++) { /* dispatch, then the reference */
         float *y = yb + off;
-        for (size_t i = 0; i < (size_t)M * ldy + 64 - off; i++) y[i] = 12345.0f;
+        for (size_t i = 0; i < (size_t)yrows * ldy + 64 - off; i++) y[i] = 12345.0f;
         shr_status st;
+        if (kn) shr_force_reference_kernels(pass);
         if (kind < 2)
-            st = (pass ? shr_spmm_f32_ref : shr_spmm_f32)(&A, M, xf, ldx, &ep, y, ldy);
+            st = kn ? shr_spmm_f32_kn(&A, M, xf, ldx, &ep, y, ldy)
+                    : (pass ? shr_spmm_f32_ref : shr_spmm_f32)(&A, M, xf, ldx, &ep, y, ldy);
         else
-            st = (pass ? shr_spmm_q8_ref : shr_spmm_q8)(&A, M, xb + off, ldx, &q, &ep, y, ldy);
+            st = kn ? shr_spmm_q8_kn(&A, M, xb + off, ldx, &q, &ep, y, ldy)
+                    : (pass ? shr_spmm_q8_ref : shr_spmm_q8)(&A, M, xb + off, ldx, &q, &ep, y, ldy);
+        shr_force_reference_kernels(0);
         if (st != SHR_OK) {
             fprintf(stderr, "spmm failed: %s\n", shr_last_error());
             ok = 0;
         }
-        for (int m = 0; m < M && ok; m++)
-            for (int n = 0; n < (int)ldy && ok; n++) {
-                float v = y[(size_t)m * ldy + n];
-                if (n >= N)
+        for (int r = 0; r < yrows && ok; r++)
+            for (int c = 0; c < (int)ldy && ok; c++) {
+                float v = y[(size_t)r * ldy + c];
+                int m = kn ? c : r, n = kn ? r : c;
+                if (c >= ycols)
                     ok = v == 12345.0f; /* padding untouched */
                 else if (kind >= 2)
                     ok = v == (float)ref[(size_t)m * N + n];
@@ -147,13 +156,14 @@ static inline int sp_case(shr_sp_format f, int kind, int N, int K, int M, double
                     ok = fabs(v - ref[(size_t)m * N + n]) <= bound[(size_t)m * N + n];
                 if (!ok)
                     fprintf(stderr, "%s m=%d n=%d: got %.9g want %.9g\n", pass ? "ref" : "dispatch", m, n, v,
-                            ref[(size_t)m * N + n]);
+                            c < ycols ? ref[(size_t)m * N + n] : 12345.0);
             }
-        for (int i = 0; i < 64 - off && ok; i++) ok = y[(size_t)(M - 1) * ldy + N + i] == 12345.0f;
+        for (int i = 0; i < 64 - off && ok; i++) ok = y[(size_t)(yrows - 1) * ldy + ycols + i] == 12345.0f;
     }
+#undef XAT
     if (!ok)
-        fprintf(stderr, "FAILED %s kind=%d N=%d K=%d M=%d sparsity=%.2f pat=%d pad=%d off=%d epi=%d\n",
-                shr_sp_format_name(f), kind, N, K, M, sparsity, pat, pad, off, epi);
+        fprintf(stderr, "FAILED %s kind=%d N=%d K=%d M=%d sparsity=%.2f pat=%d pad=%d off=%d epi=%d%s\n",
+                shr_sp_format_name(f), kind, N, K, M, sparsity, pat, pad, off, epi, kn ? " (conv layout)" : "");
 out:
     shr_spmat_free(&A);
     shr_free(W), shr_free(Wd), shr_free(bias), shr_free(xb), shr_free(yb), shr_free(ref), shr_free(bound), shr_free(Q);

@@ -2,7 +2,8 @@
  * pruned (and for int8, quantized) weights: f32 weights, int8 weight-only, int8 x s8 and
  * int8 x u8 activations; shapes swept 1..67, sparsity 0/50/90/100 %, padded strides,
  * misaligned pointers, every epilogue; larger shapes; 32-bit column indices (K > 65536);
- * 1 vs 2 threads bit-identical; argument errors. Tolerances: see test_sparse_common.h. */
+ * the convolution layout; 1 vs 2 threads bit-identical; argument errors. Tolerances: see
+ * test_sparse_common.h. */
 #include "core/cpu.h"
 #include "test_sparse_common.h"
 
@@ -23,6 +24,19 @@ static void test_formats_int8(void) {
     for (int kind = 1; kind <= 3; kind++)
         for (int f = 0; f < 4; f++)
             CHECK_MSG(sp_sweep(blocky[f], kind, PAT_BLOCKS), "%s kind %d", shr_sp_format_name(blocky[f]), kind);
+}
+
+/* The convolution layout (X [K][M], Y [N][M]): every format, f32 and int8 x u8. */
+static void test_conv_layout(void) {
+    sp_kn = 1;
+    const shr_sp_format all[5] = {SHR_SP_DENSE, SHR_SP_CSR, SHR_SP_1X4, SHR_SP_4X1, SHR_SP_8X1};
+    for (int f = 0; f < 5; f++)
+        for (int kind = 0; kind <= 3; kind += 3)
+            if (f > 0 || kind == 0)
+                CHECK_MSG(sp_sweep(all[f], kind, f > 1 ? PAT_BLOCKS : PAT_RANDOM), "%s kind %d",
+                          shr_sp_format_name(all[f]), kind);
+    CHECK(sp_case(SHR_SP_8X1, 1, 64, 300, 784, 0.9, PAT_BLOCKS, 5, 1, 2)); /* a conv layer's plane */
+    sp_kn = 0;
 }
 
 static void test_larger(void) {
@@ -99,8 +113,11 @@ static void test_errors(void) {
     CHECK_STATUS(shr_spmm_f32(&A, 1, x, 4, NULL, y, 2), SHR_ERR_SHAPE);
     CHECK_STATUS(shr_spmm_f32(&A, -1, x, 4, NULL, y, 3), SHR_ERR_INVALID_ARG);
     CHECK_OK(shr_spmm_f32(&A, 0, NULL, 4, NULL, NULL, 3));
-    shr_gemm_epilogue per_row = {x, 1, -INFINITY, INFINITY};
+    shr_gemm_epilogue per_row = {x, 1, -INFINITY, INFINITY}, per_col = {x, 0, -INFINITY, INFINITY};
     CHECK_STATUS(shr_spmm_f32(&A, 1, x, 4, &per_row, y, 3), SHR_ERR_INVALID_ARG);
+    CHECK_STATUS(shr_spmm_f32_kn(&A, 1, x, 1, &per_col, y, 1), SHR_ERR_INVALID_ARG);
+    CHECK_STATUS(shr_spmm_f32_kn(&A, 2, x, 1, &per_row, y, 2), SHR_ERR_SHAPE);
+    CHECK_OK(shr_spmm_f32_kn(&A, 2, x, 2, &per_row, y, 2));
     CHECK_STATUS(shr_spmm_q8(&A, 1, x, 4, &q, NULL, y, 3), SHR_ERR_INVALID_ARG); /* f32 weights */
     CHECK_STATUS(shr_spmm_q8(&Aq, 1, x, 4, NULL, NULL, y, 3), SHR_ERR_INVALID_ARG);
     q.x_zero = 128;
@@ -116,6 +133,7 @@ int main(void) {
     RUN(test_formats_f32);
     RUN(test_formats_unstructured);
     RUN(test_formats_int8);
+    RUN(test_conv_layout);
     RUN(test_larger);
     RUN(test_wide_k);
     RUN(test_threads_bit_identical);
