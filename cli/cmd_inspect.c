@@ -31,9 +31,19 @@ static json_t *quant_json(const shr_graph *g, const shr_node *n) {
     double sqnr = shr_quant_layer_sqnr(g, n->name);
     int qlayer = n->op == SHR_OP_QLINEAR || n->op == SHR_OP_QCONV2D, qadd = n->op == SHR_OP_QADD;
     int wonly = n->op == SHR_OP_WLINEAR || n->op == SHR_OP_DLINEAR;
-    if (!qlayer && !qadd && !wonly && n->op != SHR_OP_QUANTIZE && isnan(sqnr)) return NULL;
+    int64_t b[4];
+    int sparse = shr_quant_layer_bytes(g, (int)(n - g->nodes), &b[0], &b[1], &b[2], &b[3]);
+    if (!qlayer && !qadd && !wonly && !sparse && n->op != SHR_OP_QUANTIZE && isnan(sqnr)) return NULL;
     json_t *o = json_object();
     json_object_set_new(o, "sqnr_db", isfinite(sqnr) ? json_real(sqnr) : json_null());
+    if (sparse) { /* Deep Compression's stages: dense, pruned, quantized / shared, entropy-coded */
+        json_t *bytes = json_object();
+        json_object_set_new(bytes, "dense_f32", json_integer(b[0]));
+        json_object_set_new(bytes, "pruned_csr_f32", json_integer(b[1]));
+        json_object_set_new(bytes, "quantized", json_integer(b[2]));
+        json_object_set_new(bytes, "entropy_coded", json_integer(b[3]));
+        json_object_set_new(o, "bytes", bytes);
+    }
     /* (scale, zero point) input pairs: x and y for layers, a, b and y for add, the codes of quantize */
     int pairs[3][2] = {{-1, -1}, {-1, -1}, {-1, -1}};
     const char *names[3] = {"x", "y", "b"};
@@ -115,6 +125,10 @@ static void print_text(const shr_graph *g, const char *path, int64_t bytes) {
         if (!isnan(sqnr)) snprintf(db, sizeof db, "%.2f", sqnr);
         printf("%-24s %-15s %-20s %10lld %10lld %6s %12lld %8s\n", n->name, shr_op_name(n->op), shape, (long long)params,
                (long long)nz, params ? dtype : "-", (long long)shr_node_flops(g, k), db);
+        int64_t b[4];
+        if (shr_quant_layer_bytes(g, k, &b[0], &b[1], &b[2], &b[3]))
+            printf("%-24s bytes: dense f32 %lld -> pruned CSR %lld -> quantized %lld -> entropy-coded %lld\n", "",
+                   (long long)b[0], (long long)b[1], (long long)b[2], (long long)b[3]);
     }
     print_lineage(g, path);
 }

@@ -17,7 +17,7 @@ typedef struct quant_args {
     char *bufs[2 * MAX_LIST];
     int n_exclude, n_keep16, n_bufs;
     int bits, per_channel, per_tensor, symmetric, asymmetric, act_bits, calib_samples, group_size, int4_zero, gptq;
-    int epochs, lsq, auto_mp, threads, json, batch, weight_bits, bn_freeze;
+    int epochs, epochs_given, lsq, auto_mp, threads, json, batch, weight_bits, bn_freeze, share_bits, huffman;
     int64_t train_limit, test_limit, seed;
     double percentile, max_drop, lr;
 } quant_args;
@@ -83,6 +83,15 @@ static int configure(const quant_args *a, shr_quant_config *c) {
     c->weight_bits = a->weight_bits;
     c->lsq = a->lsq;
     c->bn_freeze_epoch = a->bn_freeze;
+    c->share_bits = a->share_bits;
+    c->huffman = a->huffman;
+    if (c->mode == SHR_QUANT_SPARSE) {
+        c->epochs = a->epochs_given ? a->epochs : 0;
+        c->lr = (float)a->lr;
+        c->seed = (uint64_t)a->seed;
+    }
+    if ((a->share_bits || a->huffman) && c->mode != SHR_QUANT_SPARSE && c->mode != SHR_QUANT_WEIGHT_ONLY)
+        return cli_usage("quantize", "--share-bits and --huffman go with --mode sparse (or weight-only)");
     c->percentile = a->percentile;
     c->calib_samples = a->calib_samples;
     c->group_size = a->group_size;
@@ -109,7 +118,9 @@ static int configure(const quant_args *a, shr_quant_config *c) {
 }
 
 static void lineage_text(char *buf, size_t size, const quant_args *a, const shr_quant_config *c) {
-    int n = snprintf(buf, size, "quantize int%d %s", c->bits, shr_quant_mode_name(c->mode));
+    int n = c->mode == SHR_QUANT_SPARSE
+                ? snprintf(buf, size, "quantize %s%d sparse", c->share_bits ? "shared" : "int", c->share_bits ? c->share_bits : 8)
+                : snprintf(buf, size, "quantize int%d %s", c->bits, shr_quant_mode_name(c->mode));
     if (c->mode == SHR_QUANT_STATIC || c->mode == SHR_QUANT_QAT)
         n += snprintf(buf + n, size - (size_t)n, " %s %s %s act_bits=%d weight_bits=%d calib_samples=%d",
                       shr_calib_name(c->calib), c->per_channel ? "per-channel" : "per-tensor",
@@ -119,6 +130,10 @@ static void lineage_text(char *buf, size_t size, const quant_args *a, const shr_
     if (c->mode == SHR_QUANT_WEIGHT_ONLY && c->bits == 4)
         n += snprintf(buf + n, size - (size_t)n, " group_size=%d%s%s", c->group_size, c->int4_asym ? " zero_points" : "",
                       c->gptq ? " gptq" : "");
+    if (c->share_bits || c->huffman)
+        n += snprintf(buf + n, size - (size_t)n, " share_bits=%d%s", c->share_bits, c->huffman ? " huffman" : "");
+    if (c->mode == SHR_QUANT_SPARSE && c->epochs)
+        n += snprintf(buf + n, size - (size_t)n, " epochs=%d lr=%g", c->epochs, c->lr > 0 ? (double)c->lr : 1e-4);
     if (c->mode == SHR_QUANT_QAT)
         n += snprintf(buf + n, size - (size_t)n, " epochs=%d lr=%g bn_freeze_epoch=%d%s%s", a->epochs, a->lr > 0 ? a->lr : 1e-4,
                       a->bn_freeze, a->lsq ? " lsq" : "", a->teacher ? " teacher" : "");
@@ -148,6 +163,14 @@ static json_t *layers_json(const shr_quant_report *r) {
         if (l->y_scale > 0) {
             json_object_set_new(o, "y_scale", json_real(l->y_scale));
             json_object_set_new(o, "y_zero_point", json_integer(l->y_zero_point));
+        }
+        if (l->bytes_coded > 0) {
+            json_t *b = json_object();
+            json_object_set_new(b, "dense_f32", json_integer(l->bytes_dense));
+            json_object_set_new(b, "pruned_csr_f32", json_integer(l->bytes_csr));
+            json_object_set_new(b, "quantized", json_integer(l->bytes_shared));
+            json_object_set_new(b, "entropy_coded", json_integer(l->bytes_coded));
+            json_object_set_new(o, "bytes", b);
         }
         if (l->w_scale_max > 0) {
             json_object_set_new(o, "w_scale_min", json_real(l->w_scale_min));
@@ -194,6 +217,10 @@ static int report(const quant_args *a, const shr_quant_config *c, const shr_quan
         const shr_quant_layer *l = &r->layers[i];
         printf("%-24s %-8s %5d %9.2f %11.4g %5d %11.4g %5d\n", l->name, shr_op_name(l->op), l->bits, l->sqnr_db,
                (double)l->x_scale, l->x_zero_point, (double)l->y_scale, l->y_zero_point);
+        if (l->bytes_coded > 0)
+            printf("%-24s bytes: dense f32 %lld -> pruned CSR %lld -> quantized %lld -> stored %lld\n", "",
+                   (long long)l->bytes_dense, (long long)l->bytes_csr, (long long)l->bytes_shared,
+                   (long long)l->bytes_coded);
     }
     return CLI_OK;
 }
@@ -213,7 +240,8 @@ static int run(quant_args *a) {
     }
     shr_status st = shr_model_load(a->model, &g);
     if (st != SHR_OK) rc = cli_fail("quantize", st);
-    int64_t want = a->train_limit > 0 ? a->train_limit : (cfg.mode == SHR_QUANT_QAT ? 0 : cfg.calib_samples);
+    int trains = cfg.mode == SHR_QUANT_QAT || cfg.epochs > 0; /* the whole training split, not just calibration */
+    int64_t want = a->train_limit > 0 ? a->train_limit : trains ? 0 : cfg.calib_samples;
     if (rc == CLI_OK) rc = cli_load_data_for_model("quantize", a->data, SHR_SPLIT_TRAIN, want, g, &train);
     if (rc == CLI_OK) rc = cli_load_data_for_model("quantize", a->data, SHR_SPLIT_TEST, a->test_limit, g, &test);
     shr_eval_result ev = {0, 0, 0, 0};
@@ -270,6 +298,7 @@ int cmd_quantize(int argc, char **argv) {
         {"--calib-samples", OPT_INT, &a.calib_samples, 1, 1000000},
         {"--act-bits", OPT_INT, &a.act_bits, 7, 8},        {"--group-size", OPT_INT, &a.group_size, 32, 128},
         {"--weight-bits", OPT_INT, &a.weight_bits, 4, 8},  {"--bn-freeze-epoch", OPT_INT, &a.bn_freeze, 0, 100000},
+        {"--share-bits", OPT_INT, &a.share_bits, 1, 8},    {"--huffman", OPT_FLAG, &a.huffman, 0, 0},
         {"--zero-points", OPT_FLAG, &a.int4_zero, 0, 0},   {"--gptq", OPT_FLAG, &a.gptq, 0, 0},
         {"--epochs", OPT_INT, &a.epochs, 0, 100000},       {"--lsq", OPT_FLAG, &a.lsq, 0, 0},
         {"--lr", OPT_FLOAT, &a.lr, 1e-9, 100},             {"--batch", OPT_INT, &a.batch, 2, 4096},
@@ -282,6 +311,7 @@ int cmd_quantize(int argc, char **argv) {
     };
     if (rc == CLI_OK) rc = cli_parse("quantize", argc, argv, opts, (int)(sizeof opts / sizeof opts[0]), pos, 1, &n_pos);
     if (rc == CLI_OK && n_pos != 1) rc = cli_usage("quantize", "give one MODEL file");
+    for (int i = 0; i < argc; i++) a.epochs_given |= strcmp(argv[i], "--epochs") == 0 || strncmp(argv[i], "--epochs=", 9) == 0;
     if (rc == CLI_OK && !a.data) rc = cli_usage("quantize", "--data is required");
     if (rc == CLI_OK && !a.out) rc = cli_usage("quantize", "-o OUT.shrk is required");
     if (rc == CLI_OK) {

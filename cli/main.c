@@ -82,14 +82,15 @@ static const command commands[] = {
      "  --test-input FILE      the input to use (an ONNX tensor file, N x the model's sample shape);\n"
      "                         default: --samples N (4) pixel-like samples from --seed S (1)\n"
      "  --json                 one JSON object: model, format, output_file, file_bytes, test_data\n"},
-    {"quantize", cmd_quantize, "int8 / int16 / int4 quantization: static, dynamic, weight-only, QAT",
-     "usage: shrink quantize MODEL.shrk --data DATA -o OUT.shrk [--mode static|dynamic|weight-only|qat]\n"
+    {"quantize", cmd_quantize, "int8 / int16 / int4 quantization: static, dynamic, weight-only, QAT, sparse",
+     "usage: shrink quantize MODEL.shrk --data DATA -o OUT.shrk [--mode static|dynamic|weight-only|qat|sparse]\n"
      "                       [--bits 8|16|4] [options] [--json]\n"
      "\n"
      "static: BatchNorm folded, conv/linear + ReLU fused, activation ranges calibrated on training\n"
      "samples; the model runs on integer kernels (docs/quant.md). dynamic: Linear weights int8,\n"
      "activations quantized per batch. weight-only: Linear weights int8 per channel or int4 per group.\n"
-     "qat: fake-quant fine-tuning from the float model, then converted like static.\n"
+     "qat: fake-quant fine-tuning from the float model, then converted like static. sparse (pruned\n"
+     "models): Linear weights keep only their non-zeros, as codes with gap-coded positions.\n"
      "\n"
      "  --per-channel | --per-tensor   weight scales (also --granularity channel|tensor; default channel)\n"
      "  --symmetric | --asymmetric     activation codes: i8 with zero point 0, or u8 (default)\n"
@@ -102,6 +103,9 @@ static const command commands[] = {
      "  --keep-int16 L         run layer L at int16 (repeatable)\n"
      "  --auto --max-drop X    keep the most sensitive layers at int16 / f32 until the drop fits X\n"
      "  --weight-bits 4|8      static / qat: weight codes (4: -7..7, the fastest integer path)\n"
+     "  --share-bits B         sparse: k-means weight sharing to 2^B - 1 values per layer (default: int8)\n"
+     "  --huffman              sparse: Huffman-code the stored codes and gaps\n"
+     "  --epochs N --lr X      sparse with --share-bits: fine-tune the shared values (zeros and clusters held)\n"
      "  --epochs N --lr X --batch B   qat fine-tuning (default 1 epoch, lr 1e-4, Adam)\n"
      "  --lsq                  qat: learned activation scales; --bn-freeze-epoch E: BatchNorm trains E\n"
      "                         epochs before it is folded; --teacher T.shrk: distill from T while training\n"

@@ -107,6 +107,8 @@ typedef enum shr_op {
     SHR_OP_FAKE_QUANT,  /* [x f32, scale (1) param (LSQ) or buffer, zero_point f32 buffer (1), range (2) buffer
                            optional: an EMA observer in training, attrs.momentum]: y = s * (clamp(round(x / s) + z,
                            alpha, eps) - z); straight-through gradient */
+    SHR_OP_SPLINEAR,    /* sparse quantized Linear: [x f32 (N, in), w (bytes) u8 param: the shared-codebook
+                           non-zeros and their gaps (quant/sparse_code.c), bias f32 (out) or -1] -> f32 */
     SHR_OP_COUNT
 } shr_op;
 

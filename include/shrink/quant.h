@@ -7,7 +7,10 @@
  *                between one quantize at the input and one dequantize at the output.
  *   dynamic      Linear weights int8; activations quantized per batch at run time.
  *   weight-only  Linear weights int8 per channel or int4 per group; activations stay f32.
- *   qat          fake-quant training from the float model (shr_qat_*), then converted like static.
+ *   qat          fake-quant training from the float model (shr_qat_train), then converted like static.
+ *   sparse       (pruned models; Deep Compression) Linear weights keep only their non-zeros, as int8
+ *                or k-means shared codes with gap-coded positions, optionally Huffman-coded;
+ *                weight-only does the same automatically for Linear layers that are mostly zeros.
  * A quantized model is an ordinary graph (new ops and integer params, graph.h) that saves, loads,
  * evaluates and benchmarks like any other. */
 #ifndef SHRINK_QUANT_H
@@ -78,7 +81,8 @@ typedef enum shr_quant_mode {
     SHR_QUANT_STATIC = 0,
     SHR_QUANT_DYNAMIC,
     SHR_QUANT_WEIGHT_ONLY,
-    SHR_QUANT_QAT
+    SHR_QUANT_QAT,
+    SHR_QUANT_SPARSE /* Linear layers: only the non-zeros, as codes (int8 or shared), gap-coded positions */
 } shr_quant_mode;
 shr_status shr_quant_mode_parse(const char *name, shr_quant_mode *out);
 const char *shr_quant_mode_name(shr_quant_mode m);
@@ -99,6 +103,11 @@ typedef struct shr_quant_config {
     int group_size;      /* weight-only int4: 32, 64 or 128 (default 32) */
     int int4_asym;       /* weight-only int4: zero points per group */
     int gptq;            /* weight-only int4: error-compensating rounding (needs calibration data) */
+    int share_bits;      /* sparse: 0 = int8 codes, else k-means weight sharing to 2^b - 1 values (1..8) */
+    int huffman;         /* sparse: entropy-code the stored codes and gaps */
+    int epochs;          /* sparse with sharing: epochs of fine-tuning the shared values (default 0) */
+    float lr;            /* ... their Adam learning rate (0: 1e-4) */
+    uint64_t seed;       /* ... their batch order */
     int lsq;             /* qat: learned activation scales (LSQ) instead of moving-average ranges */
     int bn_freeze_epoch; /* qat: epochs BatchNorm keeps training before it is folded and frozen (default 0) */
     /* Mixed precision: node names kept f32, or at int16, in a static int8 model. */
@@ -119,6 +128,9 @@ typedef struct shr_quant_layer {
     int x_zero_point, y_zero_point;
     float w_scale_min, w_scale_max;
     double sqnr_db;      /* output vs the float model's on calibration samples (NaN: not measured) */
+    /* sparse: bytes of the weight at each stage (dense f32, non-zeros as f32 CSR, codes and gaps
+     * at fixed width with the codebook, entropy-coded as stored); 0 otherwise */
+    int64_t bytes_dense, bytes_csr, bytes_shared, bytes_coded;
 } shr_quant_layer;
 
 typedef struct shr_quant_report {
@@ -145,6 +157,10 @@ shr_status shr_qat_train(const shr_graph *g, const shr_dataset *train, const shr
 
 /* The SQNR a quantize step recorded for node `name` (NaN if none). */
 double shr_quant_layer_sqnr(const shr_graph *g, const char *name);
+/* For a sparse quantized layer (splinear): the bytes of its weight at each stage, as in
+ * shr_quant_layer; 0 for any other node. */
+int shr_quant_layer_bytes(const shr_graph *g, int node, int64_t *dense, int64_t *csr, int64_t *quantized,
+                          int64_t *stored);
 
 #ifdef __cplusplus
 }

@@ -72,7 +72,8 @@ static shr_status check_value(const shr_graph *g, int i) {
 static int is_quant_op(shr_op op) {
     return op == SHR_OP_QUANTIZE || op == SHR_OP_DEQUANTIZE || op == SHR_OP_QLINEAR || op == SHR_OP_QCONV2D ||
            op == SHR_OP_QADD || op == SHR_OP_QMAXPOOL2D || op == SHR_OP_QAVGPOOL2D || op == SHR_OP_QFLATTEN ||
-           op == SHR_OP_QCLAMP || op == SHR_OP_WLINEAR || op == SHR_OP_DLINEAR || op == SHR_OP_FAKE_QUANT;
+           op == SHR_OP_QCLAMP || op == SHR_OP_WLINEAR || op == SHR_OP_DLINEAR || op == SHR_OP_FAKE_QUANT ||
+           op == SHR_OP_SPLINEAR;
 }
 
 static shr_status check_dtypes(const shr_graph *g, const shr_node *n) {

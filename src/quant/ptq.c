@@ -9,18 +9,19 @@
 #include "core/error.h"
 #include "quant/quant_internal.h"
 
-static const char *const mode_names[] = {"static", "dynamic", "weight-only", "qat"};
+static const char *const mode_names[] = {"static", "dynamic", "weight-only", "qat", "sparse"};
 
 shr_status shr_quant_mode_parse(const char *name, shr_quant_mode *out) {
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < 5; i++)
         if (strcmp(name, mode_names[i]) == 0) {
             *out = (shr_quant_mode)i;
             return SHR_OK;
         }
-    return shr_fail(SHR_ERR_INVALID_ARG, "unknown quantization mode '%s' (static, dynamic, weight-only, qat)", name);
+    return shr_fail(SHR_ERR_INVALID_ARG, "unknown quantization mode '%s' (static, dynamic, weight-only, qat, sparse)",
+                    name);
 }
 
-const char *shr_quant_mode_name(shr_quant_mode m) { return (unsigned)m < 4 ? mode_names[m] : "?"; }
+const char *shr_quant_mode_name(shr_quant_mode m) { return (unsigned)m < 5 ? mode_names[m] : "?"; }
 
 shr_quant_config shr_quant_default(void) {
     shr_quant_config c;
@@ -60,6 +61,7 @@ shr_status shr_q_check_config(const shr_quant_config *cfg) {
     if (cfg->calib == SHR_CALIB_PERCENTILE && !(cfg->percentile > 50.0 && cfg->percentile <= 100.0))
         return shr_fail(SHR_ERR_INVALID_ARG, "percentile %g must be in (50, 100]", cfg->percentile);
     if ((unsigned)cfg->calib > SHR_CALIB_MSE) return shr_fail(SHR_ERR_INVALID_ARG, "unknown calibration method");
+    if (cfg->share_bits < 0 || cfg->share_bits > 8) return shr_fail(SHR_ERR_INVALID_ARG, "--share-bits must be 1..8");
     return SHR_OK;
 }
 
@@ -128,7 +130,8 @@ shr_status shr_quantize(const shr_graph *g, const shr_dataset *calib, const shr_
     switch (cfg->mode) {
     case SHR_QUANT_STATIC: return shr_q_static(g, calib, cfg, NULL, out, rep);
     case SHR_QUANT_DYNAMIC:
-    case SHR_QUANT_WEIGHT_ONLY: return shr_q_weights_only(g, calib, cfg, out, rep);
+    case SHR_QUANT_WEIGHT_ONLY:
+    case SHR_QUANT_SPARSE: return shr_q_weights_only(g, calib, cfg, out, rep);
     default: return shr_fail(SHR_ERR_INVALID_ARG, "quantization-aware training runs through shr_qat_train");
     }
 }

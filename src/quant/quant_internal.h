@@ -108,6 +108,12 @@ shr_status shr_q_wfq_init(shr_q_wfq *w, shr_graph *g, int bits);
 shr_status shr_q_wfq_after_step(void *user, shr_graph *g, int64_t step);
 void shr_q_wfq_free(shr_q_wfq *w);
 
+/* ---- share.c ---- */
+/* Weight sharing of the Linear nodes nodes[0..n) of F (in place): 2^share_bits - 1 values per
+ * layer, then cfg->epochs of fine-tuning on train with zeros and clusters held. */
+shr_status shr_q_share_finetune(shr_graph *F, const shr_dataset *train, const shr_quant_config *cfg,
+                                const int *nodes, int n);
+
 /* ---- sqnr.c ---- */
 /* Runs F and Q on up to `samples` samples of d and fills rep->layers[i].sqnr_db from probes[i];
  * records them in Q as "<layer>.sqnr_db" buffers. */

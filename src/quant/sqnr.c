@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "nn/tape.h"
 #include "quant/quant_internal.h"
+#include "quant/sparse_code.h"
 
 /* Element i (NCHW order) of a probe's Q activation, in real units. */
 static double q_at(const shr_q_probe *p, const shr_tensor *t, int64_t b, int64_t i, const shr_value *fv) {
@@ -87,4 +88,18 @@ double shr_quant_layer_sqnr(const shr_graph *g, const char *name) {
         g->values[v].data->numel != 1)
         return NAN;
     return shr_f32(g->values[v].data)[0];
+}
+
+int shr_quant_layer_bytes(const shr_graph *g, int node, int64_t *dense, int64_t *csr, int64_t *quantized,
+                          int64_t *stored) {
+    const shr_node *n = &g->nodes[node];
+    shr_spq_info in;
+    if (n->op != SHR_OP_SPLINEAR || n->n_inputs < 2 || n->inputs[1] < 0) return 0;
+    const shr_tensor *b = g->values[n->inputs[1]].data;
+    if (!b || shr_spq_header(b->data, (size_t)b->numel, &in) != SHR_OK) return 0;
+    *dense = (int64_t)in.N * in.K * 4;
+    *csr = (int64_t)in.csr_bytes;
+    *quantized = (int64_t)in.fixed_bytes;
+    *stored = (int64_t)in.bytes;
+    return 1;
 }

@@ -1,7 +1,9 @@
-/* Dynamic-range and weight-only quantization: every Linear layer (not excluded) gets integer
- * weights — int8 per output channel (symmetric), or for weight-only int4 one scale (and
- * optionally a zero point) per group of inputs — and runs as dlinear / wlinear; the rest of the
- * model (BatchNorm folded) stays f32. Convolutions keep f32 weights in these modes. */
+/* Dynamic-range, weight-only and sparse quantization: every Linear layer (not excluded) gets
+ * integer weights — int8 per output channel (symmetric), or for weight-only int4 one scale (and
+ * optionally a zero point) per group of inputs — and runs as dlinear / wlinear; in sparse mode,
+ * and in weight-only mode for a layer at least half zeros, only the non-zeros are kept as codes
+ * with gap-coded positions (splinear). The rest of the model (BatchNorm folded) stays f32;
+ * convolutions keep f32 weights in these modes. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +12,7 @@
 #include "core/error.h"
 #include "nn/ops/ops_quant.h"
 #include "quant/quant_internal.h"
+#include "quant/sparse_code.h"
 
 typedef struct wctx {
     const shr_graph *F;
@@ -78,6 +81,26 @@ static shr_status emit_linear(wctx *c, const shr_node *n, const shr_quant_config
     if (n->n_inputs > 2) SHR_TRY(map_value(c, n->inputs[2], &bias));
     shr_attrs a = shr_attrs_default();
     char name[256];
+    int64_t nz = shr_tensor_count_nonzero(wv->data);
+    if (cfg->mode == SHR_QUANT_SPARSE || (cfg->mode == SHR_QUANT_WEIGHT_ONLY && 2 * nz <= N * K)) {
+        uint8_t *blob = NULL;
+        size_t size = 0;
+        int vb = cfg->share_bits ? cfg->share_bits : 8;
+        SHR_TRY(shr_spq_encode(shr_f32(wv->data), (int)N, (int)K, vb, cfg->share_bits > 0, cfg->huffman, &blob, &size));
+        int64_t bs = (int64_t)size;
+        shr_spq_info info;
+        shr_status st = shr_spq_header(blob, size, &info);
+        if (st == SHR_OK) st = shr_q_add_tensor(c->Q, wv->name, SHR_VALUE_PARAM, SHR_U8, 1, &bs, blob, &in[1]);
+        free(blob);
+        SHR_TRY(st);
+        l->bits = vb;
+        l->bytes_dense = N * K * 4;
+        l->bytes_csr = (int64_t)info.csr_bytes;
+        l->bytes_shared = (int64_t)info.fixed_bytes;
+        l->bytes_coded = (int64_t)info.bytes;
+        in[2] = bias;
+        return shr_graph_add_node(c->Q, n->name, SHR_OP_SPLINEAR, &a, 3, in, out);
+    }
     if (cfg->mode == SHR_QUANT_WEIGHT_ONLY && cfg->bits == 4) {
         SHR_TRY(add_i4(c->Q, wv, cfg, H, in, l));
         in[4] = bias;
@@ -184,16 +207,26 @@ shr_status shr_q_weights_only(const shr_graph *g, const shr_dataset *calib, cons
             st = shr_fail(SHR_ERR_NOMEM, "out of memory");
         rep->bn_folded = folded;
     }
-    /* GPTQ: every target layer's input Hessian from the float model on the calibration set */
     int *nodes = NULL, n_t = 0;
     double **H = NULL;
-    if (st == SHR_OK && cfg->gptq) {
+    if (st == SHR_OK && (cfg->gptq || cfg->share_bits)) {
         nodes = malloc((size_t)(F->n_nodes + 1) * sizeof *nodes);
-        H = calloc((size_t)(F->n_nodes + 1), sizeof *H);
-        if (!nodes || !H) st = shr_fail(SHR_ERR_NOMEM, "out of memory");
+        if (!nodes) st = shr_fail(SHR_ERR_NOMEM, "out of memory");
         for (int k = 0; st == SHR_OK && k < F->n_nodes; k++)
             if (live[k] && target(F, cfg, &F->nodes[k]) && n_t < SHR_QUANT_MAX_LAYERS) nodes[n_t++] = k;
+    }
+    /* GPTQ: every target layer's input Hessian from the float model on the calibration set */
+    if (st == SHR_OK && cfg->gptq) {
+        if (!(H = calloc((size_t)(F->n_nodes + 1), sizeof *H))) st = shr_fail(SHR_ERR_NOMEM, "out of memory");
         if (st == SHR_OK) st = shr_q_hessians(F, calib, cfg->calib_samples, nodes, n_t, H);
+    }
+    /* weight sharing, fine-tuned on the calibration (training) set when asked, on a copy: the SQNR
+     * is measured against the model as it came */
+    shr_graph *shared = NULL;
+    if (st == SHR_OK && cfg->share_bits && cfg->mode == SHR_QUANT_SPARSE) {
+        st = shr_graph_clone(&shared, F);
+        if (st == SHR_OK) st = shr_q_share_finetune(shared, calib, cfg, nodes, n_t);
+        c.F = shared;
     }
     if (st == SHR_OK) st = rewrite(&c, cfg, live, H, rep, probes);
     for (int i = 0; H && i < n_t; i++) free(H[i]);
@@ -206,6 +239,7 @@ shr_status shr_q_weights_only(const shr_graph *g, const shr_dataset *calib, cons
     free(c.map);
     free(probes);
     shr_graph_free(F);
+    shr_graph_free(shared);
     if (st != SHR_OK) {
         shr_graph_free(c.Q);
         return st;

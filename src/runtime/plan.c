@@ -62,7 +62,8 @@ static int takes_clamp(const shr_graph *g, int k) {
     case SHR_OP_LINEAR:
     case SHR_OP_CONV2D:
     case SHR_OP_WLINEAR:
-    case SHR_OP_DLINEAR: return 1;
+    case SHR_OP_DLINEAR:
+    case SHR_OP_SPLINEAR: return 1;
     case SHR_OP_QLINEAR:
     case SHR_OP_QCONV2D: return shr_value_dtype(g, g->nodes[k].output) == SHR_F32;
     default: return 0;

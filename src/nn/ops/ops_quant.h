@@ -15,7 +15,7 @@
 
 extern const shr_op_def shr_op_quantize, shr_op_dequantize, shr_op_qlinear, shr_op_qconv2d, shr_op_qadd,
     shr_op_qmaxpool2d, shr_op_qavgpool2d, shr_op_qflatten, shr_op_qclamp, shr_op_wlinear, shr_op_dlinear,
-    shr_op_fake_quant;
+    shr_op_fake_quant, shr_op_splinear;
 
 /* 1 for the dtypes codes may have. */
 static inline int shr_q_is_code(shr_dtype t) { return t == SHR_U8 || t == SHR_I8 || t == SHR_I16; }
