@@ -186,9 +186,32 @@ typedef struct outcome {
     int64_t bytes_before, bytes;
 } outcome;
 
-static int report(const quant_args *a, const shr_quant_config *c, const shr_quant_report *r, const outcome *o) {
+static json_t *auto_json(const shr_quant_auto_result *ar, double max_drop) {
+    json_t *o = json_object(), *layers = json_array(), *kept = json_array();
+    json_object_set_new(o, "max_drop_pt", json_real(max_drop));
+    json_object_set_new(o, "heldout_accuracy_float", json_real(ar->accuracy_float));
+    json_object_set_new(o, "heldout_accuracy", json_real(ar->accuracy));
+    json_object_set_new(o, "met", json_boolean(ar->met));
+    for (int i = 0; i < ar->n_layers; i++) {
+        const shr_quant_sens *l = &ar->layers[i];
+        json_t *e = json_object();
+        json_object_set_new(e, "name", json_string(l->name));
+        json_object_set_new(e, "drop_pt_alone", json_real(l->drop_pt));
+        json_object_set_new(e, "sqnr_db_alone", num_or_null(l->sqnr_db));
+        json_object_set_new(e, "bits", json_integer(l->bits));
+        json_array_append_new(layers, e);
+        if (l->bits > 8) json_array_append_new(kept, json_string(l->name));
+    }
+    json_object_set_new(o, "sensitivity", layers);
+    json_object_set_new(o, "kept_wider", kept);
+    return o;
+}
+
+static int report(const quant_args *a, const shr_quant_config *c, const shr_quant_report *r, const outcome *o,
+                  const shr_quant_auto_result *ar) {
     if (a->json) {
         json_t *j = json_object();
+        if (ar) json_object_set_new(j, "auto", auto_json(ar, a->max_drop < 0 ? 0.2 : a->max_drop));
         json_object_set_new(j, "output", json_string(a->out));
         json_object_set_new(j, "mode", json_string(shr_quant_mode_name(c->mode)));
         json_object_set_new(j, "bits", json_integer(c->bits));
@@ -211,6 +234,15 @@ static int report(const quant_args *a, const shr_quant_config *c, const shr_quan
     printf("file size   %lld -> %lld bytes (%.3fx)\n", (long long)o->bytes_before, (long long)o->bytes,
            o->bytes_before > 0 ? (double)o->bytes / (double)o->bytes_before : 0.0);
     printf("folded      %d BatchNorm, %d activation(s) fused\n\n", r->bn_folded, r->relu_fused);
+    if (ar) {
+        printf("mixed precision: held-out accuracy %.4f (f32 %.4f), budget %.2f pt %s\n", ar->accuracy,
+               ar->accuracy_float, a->max_drop < 0 ? 0.2 : a->max_drop, ar->met ? "met" : "NOT met");
+        printf("%-24s %12s %14s %5s\n", "layer (most sensitive first)", "drop alone", "SQNR alone dB", "bits");
+        for (int i = 0; i < ar->n_layers; i++)
+            printf("%-24s %+11.2f %14.2f %5d\n", ar->layers[i].name, ar->layers[i].drop_pt, ar->layers[i].sqnr_db,
+                   ar->layers[i].bits);
+        printf("\n");
+    }
     printf("%-24s %-8s %5s %9s %11s %5s %11s %5s\n", "layer", "op", "bits", "SQNR dB", "x_scale", "x_zp", "y_scale",
            "y_zp");
     for (int i = 0; i < r->n_layers; i++) {
@@ -233,6 +265,7 @@ static int run(quant_args *a) {
     shr_graph *g = NULL, *q = NULL;
     shr_dataset *train = NULL, *test = NULL;
     shr_quant_report *rep = calloc(1, sizeof *rep);
+    shr_quant_auto_result *ar = NULL;
     outcome o = {0, 0, cli_file_size(a->model), 0};
     if (!rep) {
         fprintf(stderr, "shrink quantize: error: out of memory\n");
@@ -240,8 +273,10 @@ static int run(quant_args *a) {
     }
     shr_status st = shr_model_load(a->model, &g);
     if (st != SHR_OK) rc = cli_fail("quantize", st);
-    int trains = cfg.mode == SHR_QUANT_QAT || cfg.epochs > 0; /* the whole training split, not just calibration */
-    int64_t want = a->train_limit > 0 ? a->train_limit : trains ? 0 : cfg.calib_samples;
+    /* training and the mixed-precision search read more than the calibration samples (the search
+     * holds out a tenth of 30000: a sample is 0.03 points) */
+    int trains = cfg.mode == SHR_QUANT_QAT || cfg.epochs > 0;
+    int64_t want = a->train_limit > 0 ? a->train_limit : trains ? 0 : a->auto_mp ? 30000 : cfg.calib_samples;
     if (rc == CLI_OK) rc = cli_load_data_for_model("quantize", a->data, SHR_SPLIT_TRAIN, want, g, &train);
     if (rc == CLI_OK) rc = cli_load_data_for_model("quantize", a->data, SHR_SPLIT_TEST, a->test_limit, g, &test);
     shr_eval_result ev = {0, 0, 0, 0};
@@ -260,6 +295,17 @@ static int run(quant_args *a) {
             tc.optim.lr = a->lr > 0 ? (float)a->lr : 1e-4f; /* fine-tuning a trained model */
             tc.progress = cli_progress;
             st = shr_qat_train(g, train, &cfg, &tc, teacher, &q, rep);
+        } else if (a->auto_mp) {
+            shr_dataset *rest = NULL, *held = NULL;
+            st = shr_dataset_split(train, 0.1, (uint64_t)a->seed, &rest, &held);
+            if (st == SHR_OK && !(ar = calloc(1, sizeof *ar))) st = SHR_ERR_NOMEM;
+            if (st == SHR_OK) {
+                fprintf(stderr, "mixed precision: sensitivity and search on %lld held-out training samples...\n",
+                        (long long)held->n);
+                st = shr_quant_auto(g, rest, held, &cfg, a->max_drop < 0 ? 0.2 : a->max_drop, &q, rep, ar);
+            }
+            shr_dataset_free(rest);
+            shr_dataset_free(held);
         } else {
             st = shr_quantize(g, train, &cfg, &q, rep);
         }
@@ -274,8 +320,9 @@ static int run(quant_args *a) {
     if (rc == CLI_OK && (st = shr_lineage_add_step(q, step, hex[0] ? hex : NULL)) != SHR_OK) rc = cli_fail("quantize", st);
     if (rc == CLI_OK && (st = shr_model_save(q, a->out)) != SHR_OK) rc = cli_fail("quantize", st);
     o.bytes = cli_file_size(a->out);
-    if (rc == CLI_OK) rc = report(a, &cfg, rep, &o);
+    if (rc == CLI_OK) rc = report(a, &cfg, rep, &o, ar);
     free(rep);
+    free(ar);
     shr_dataset_free(train);
     shr_dataset_free(test);
     shr_graph_free(q);
@@ -303,7 +350,7 @@ int cmd_quantize(int argc, char **argv) {
         {"--epochs", OPT_INT, &a.epochs, 0, 100000},       {"--lsq", OPT_FLAG, &a.lsq, 0, 0},
         {"--lr", OPT_FLOAT, &a.lr, 1e-9, 100},             {"--batch", OPT_INT, &a.batch, 2, 4096},
         {"--teacher", OPT_STR, &a.teacher, 0, 0},          {"--auto", OPT_FLAG, &a.auto_mp, 0, 0},
-        {"--max-drop", OPT_FLOAT, &a.max_drop, 0, 1},      {"--data", OPT_STR, &a.data, 0, 0},
+        {"--max-drop", OPT_FLOAT, &a.max_drop, 0, 100},      {"--data", OPT_STR, &a.data, 0, 0},
         {"-o", OPT_STR, &a.out, 0, 0},                     {"--output", OPT_STR, &a.out, 0, 0},
         {"--train-limit", OPT_I64, &a.train_limit, 0, 1e12}, {"--test-limit", OPT_I64, &a.test_limit, 0, 1e12},
         {"--seed", OPT_I64, &a.seed, 0, 9e18},             {"--threads", OPT_INT, &a.threads, 0, 1024},

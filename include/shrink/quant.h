@@ -147,6 +147,26 @@ typedef struct shr_quant_report {
 shr_status shr_quantize(const shr_graph *g, const shr_dataset *calib, const shr_quant_config *cfg, shr_graph **out,
                         shr_quant_report *report);
 
+/* Accuracy-aware mixed precision (static int8): each layer's sensitivity alone in int8 (accuracy
+ * drop on val in points, logits SQNR), then the most sensitive layers move to int16, then f32,
+ * until the drop on val is at most max_drop_pt points. The model is built from the chosen
+ * widths (as --keep-int16 / --exclude would) into *out with its report. */
+typedef struct shr_quant_sens {
+    char name[128];
+    double drop_pt;  /* accuracy drop with only this layer in int8 */
+    double sqnr_db;  /* logits SQNR with only this layer in int8 */
+    int bits;        /* chosen: 8, 16, or 32 (f32) */
+} shr_quant_sens;
+typedef struct shr_quant_auto_result {
+    double accuracy_float, accuracy; /* on val */
+    int met;                         /* the budget holds */
+    int n_layers;                    /* most sensitive first */
+    shr_quant_sens layers[SHR_QUANT_MAX_LAYERS];
+} shr_quant_auto_result;
+shr_status shr_quant_auto(const shr_graph *g, const shr_dataset *calib, const shr_dataset *val,
+                          const shr_quant_config *cfg, double max_drop_pt, shr_graph **out, shr_quant_report *rep,
+                          shr_quant_auto_result *res);
+
 /* Quantization-aware training: fine-tunes a fake-quantized copy of g with tc (epochs, optimizer,
  * ...) on train — optionally distilled from teacher (may be NULL) — and converts it to the same
  * kind of integer model as static quantization (cfg->mode is ignored; bits must be 8; weight_bits

@@ -124,7 +124,9 @@ static shr_status output_codes(lower_ctx *c, int yf, int bits, shr_op act, qver 
 static void decide_output(lower_ctx *c, int k, int bits, int *yf, shr_op *act, int *codes) {
     int r = shr_q_fusable_act(c, k);
     int cand = r >= 0 ? c->F->nodes[r].output : c->F->nodes[k].output;
-    *codes = shr_q_wants_codes(c, cand, bits);
+    /* a conv always writes codes: its f32 output would be channels-last, which f32 ops cannot
+     * read; a dequantize puts the channels back */
+    *codes = c->F->nodes[k].op == SHR_OP_CONV2D || shr_q_wants_codes(c, cand, bits);
     *yf = c->F->nodes[k].output;
     *act = SHR_OP_COUNT;
     if (*codes && r >= 0) { /* the activation becomes the output clamp; with an f32 output it stays a node */

@@ -66,7 +66,7 @@ shr_status shr_q_check_config(const shr_quant_config *cfg) {
 }
 
 /* Width of every node of F (see shr_q_lowering.prec). */
-static shr_status node_widths(const shr_graph *F, const shr_quant_config *cfg, int **out) {
+shr_status shr_q_node_widths(const shr_graph *F, const shr_quant_config *cfg, int **out) {
     int *prec = calloc((size_t)F->n_nodes + 1, sizeof *prec);
     if (!prec) return shr_fail(SHR_ERR_NOMEM, "out of memory");
     for (int k = 0; k < F->n_nodes; k++) {
@@ -98,7 +98,7 @@ shr_status shr_q_static(const shr_graph *g, const shr_dataset *calib, const shr_
     shr_q_probe *probes = calloc(SHR_QUANT_MAX_LAYERS, sizeof *probes);
     shr_status st = probes ? SHR_OK : shr_fail(SHR_ERR_NOMEM, "out of memory");
     if (st == SHR_OK) st = shr_q_folded(g, &F, &folded);
-    if (st == SHR_OK) st = node_widths(F, cfg, &prec);
+    if (st == SHR_OK) st = shr_q_node_widths(F, cfg, &prec);
     int hist = cfg->calib == SHR_CALIB_PERCENTILE || cfg->calib == SHR_CALIB_ENTROPY || cfg->calib == SHR_CALIB_MSE;
     if (st == SHR_OK) st = shr_q_calibrate(F, calib, cfg->calib_samples, cfg->calib_batch, hist, &obs);
     if (st == SHR_OK) {

@@ -81,6 +81,8 @@ shr_status shr_q_lower(const shr_graph *F, const shr_q_lowering *L, shr_graph **
 
 /* ---- ptq.c, wonly.c ---- */
 shr_status shr_q_check_config(const shr_quant_config *cfg);
+/* Width of every node of F from cfg (bits, --exclude, --keep-int16): shr_q_lowering.prec. */
+shr_status shr_q_node_widths(const shr_graph *F, const shr_quant_config *cfg, int **out);
 /* Static quantization of g; fixed (per value of g's BN-folded clone, or NULL): QAT parameters. */
 shr_status shr_q_static(const shr_graph *g, const shr_dataset *calib, const shr_quant_config *cfg,
                         const shr_qparams *fixed, shr_graph **out, shr_quant_report *rep);

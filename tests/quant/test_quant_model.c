@@ -282,10 +282,36 @@ static void test_hostile_int4(void) {
     shr_dataset_free(d);
 }
 
+/* Mixed precision: an impossible budget widens every layer to int16, then to f32, most sensitive
+ * first; a generous one keeps everything int8. */
+static void test_auto(void) {
+    shr_dataset *d = random_data(1, 12, 12, 8), *v = random_data(1, 12, 12, 9);
+    shr_graph *g = model("cnn-tiny", d), *q = NULL;
+    shr_quant_config c = shr_quant_default();
+    shr_quant_auto_result *ar = calloc(1, sizeof *ar);
+    shr_quant_report rep;
+    CHECK_OK(shr_quant_auto(g, d, v, &c, 100.0, &q, &rep, ar));
+    CHECK(ar->met && ar->n_layers == 4);
+    for (int i = 0; i < ar->n_layers; i++) CHECK(ar->layers[i].bits == 8);
+    for (int i = 1; i < ar->n_layers; i++) CHECK(ar->layers[i - 1].drop_pt >= ar->layers[i].drop_pt);
+    shr_graph_free(q);
+    q = NULL;
+    CHECK_OK(shr_quant_auto(g, d, v, &c, -1.0, &q, &rep, ar));
+    CHECK(!ar->met);
+    for (int i = 0; i < ar->n_layers; i++) CHECK(ar->layers[i].bits == 32);
+    if (q) CHECK(count_op(q, SHR_OP_QCONV2D) == 0 && count_op(q, SHR_OP_QLINEAR) == 0 && count_op(q, SHR_OP_CONV2D) == 3);
+    shr_graph_free(q);
+    free(ar);
+    shr_graph_free(g);
+    shr_dataset_free(d);
+    shr_dataset_free(v);
+}
+
 int main(void) {
     RUN(test_modes);
     RUN(test_integer_region);
     RUN(test_hostile_graphs);
     RUN(test_hostile_int4);
+    RUN(test_auto);
     return test_summary();
 }
