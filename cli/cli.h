@@ -50,6 +50,8 @@ int cli_load_data_for_model(const char *cmd, const char *spec, shr_split split, 
                             shr_dataset **out);
 
 /* Loads a model by extension: .onnx through the ONNX importer, anything else as .shrk. */
+/* Loads a .shrk model, or imports a .onnx file with the default options (the status only). */
+shr_status cli_model_open(const char *path, shr_graph **out);
 int cli_load_model(const char *cmd, const char *path, shr_graph **out);
 /* --normalize MEAN,STD: one value each or ':'-separated per channel ("0.5,0.25" or
  * "0.485:0.456:0.406,0.229:0.224:0.225"); sets p's mean, std and channels. */
@@ -63,10 +65,10 @@ int cmd_bench(int argc, char **argv);
 int cmd_prune(int argc, char **argv);
 int cmd_sensitivity(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
-int cmd_quantize(int argc, char **argv);
-int cmd_import(int argc, char **argv);
-int cmd_export(int argc, char **argv);
 int cmd_distill(int argc, char **argv);
 int cmd_pipeline(int argc, char **argv);
+int cmd_import(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+int cmd_quantize(int argc, char **argv);
 
 #endif

@@ -173,8 +173,12 @@ int cli_load_data_for_model(const char *cmd, const char *spec, shr_split split, 
     return CLI_OK;
 }
 
+shr_status cli_model_open(const char *path, shr_graph **out) {
+    return shr_is_onnx_path(path) ? shr_onnx_import(path, NULL, out) : shr_model_load(path, out);
+}
+
 int cli_load_model(const char *cmd, const char *path, shr_graph **out) {
-    shr_status st = shr_is_onnx_path(path) ? shr_onnx_import(path, NULL, out) : shr_model_load(path, out);
+    shr_status st = cli_model_open(path, out);
     return st == SHR_OK ? CLI_OK : cli_fail(cmd, st);
 }
 

@@ -19,7 +19,7 @@ int cmd_bench(int argc, char **argv) {
     if (n_sizes < 0) return cli_usage("bench", "--batch expects a list like 1,64 (up to 16 sizes)");
     shr_set_threads(threads);
     shr_graph *g;
-    shr_status st = shr_model_load(pos[0], &g);
+    shr_status st = cli_model_open(pos[0], &g);
     if (st != SHR_OK) return cli_fail("bench", st);
     shr_bench_result r[16];
     for (int i = 0; i < n_sizes && rc == CLI_OK; i++)

@@ -39,7 +39,7 @@ static int64_t child_peak(const char *path, const int *batches, int n_batches, i
     shr_graph *g = NULL;
     shr_plan *p = NULL;
     float *x = NULL;
-    int ok = shr_model_load(path, &g) == SHR_OK && shr_plan_create(g, max_batch, &p) == SHR_OK;
+    int ok = cli_model_open(path, &g) == SHR_OK && shr_plan_create(g, max_batch, &p) == SHR_OK;
     if (ok) {
         int64_t per = 1;
         const shr_value *in = &g->values[g->input];
@@ -205,7 +205,7 @@ int cmd_compare(int argc, char **argv) {
     shr_graph *graphs[MAX_MODELS + 1] = {0};
     shr_dataset *test = NULL;
     for (int i = 0; rc == CLI_OK && i < n; i++) {
-        shr_status st = shr_model_load(paths[i], &graphs[i]);
+        shr_status st = cli_model_open(paths[i], &graphs[i]);
         if (st != SHR_OK) rc = cli_fail("compare", st);
         models[i].graph = graphs[i];
         models[i].file_bytes = cli_file_size(paths[i]);

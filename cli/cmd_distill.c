@@ -93,7 +93,7 @@ static char *slurp(const char *path) {
 static int make_student(const distill_args *a, const shr_dataset *d, int outputs, shr_graph **g) {
     shr_status st;
     if (a->student) {
-        st = shr_model_load(a->student, g);
+        st = cli_model_open(a->student, g);
         return st == SHR_OK ? CLI_OK : cli_fail("distill", st);
     }
     if (a->arch_file) {
@@ -205,7 +205,7 @@ static int print_result(const distill_args *a, const distill_run *r, const shr_e
 
 /* Models and data, checked before any training so a failure costs nothing. */
 static int prepare(const distill_args *a, distill_run *r, shr_distill_config *dc) {
-    shr_status st = shr_model_load(a->teacher, &r->teacher);
+    shr_status st = cli_model_open(a->teacher, &r->teacher);
     if (st != SHR_OK) return cli_fail("distill", st);
     shr_dataset *all = NULL;
     if ((st = shr_dataset_load(a->data, SHR_SPLIT_TRAIN, a->train_limit, &all)) != SHR_OK)

@@ -18,7 +18,7 @@ int cmd_eval(int argc, char **argv) {
     if (!data) return cli_usage("eval", "--data is required");
     shr_set_threads(threads);
     shr_graph *g;
-    shr_status st = shr_model_load(pos[0], &g);
+    shr_status st = cli_model_open(pos[0], &g);
     if (st != SHR_OK) return cli_fail("eval", st);
     shr_dataset *d = NULL;
     rc = cli_load_data_for_model("eval", data, SHR_SPLIT_TEST, limit, g, &d);

@@ -195,7 +195,7 @@ int cmd_inspect(int argc, char **argv) {
     if (rc != CLI_OK) return rc;
     if (n_pos != 1) return cli_usage("inspect", "give one MODEL file");
     shr_graph *g;
-    shr_status st = shr_model_load(pos[0], &g);
+    shr_status st = cli_model_open(pos[0], &g);
     if (st != SHR_OK) return cli_fail("inspect", st);
     int64_t bytes = cli_file_size(pos[0]);
     char *svg = NULL; /* --sparsity-map: kept / pruned weights per layer (src/prune/sparsity_map.c) */

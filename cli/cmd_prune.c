@@ -216,7 +216,7 @@ typedef struct teacher_run {
 static int setup_teacher(const prune_args *a, const shr_graph *g, const shr_dataset *train, shr_train_config *tc,
                          teacher_run *t) {
     shr_status st = strcmp(a->teacher, "self") == 0 ? shr_graph_clone(&t->teacher, g)
-                                                     : shr_model_load(a->teacher, &t->teacher);
+                                                     : cli_model_open(a->teacher, &t->teacher);
     shr_distill_config dc = shr_distill_default();
     if (a->temperature > 0) dc.temperature = (float)a->temperature;
     if (a->alpha >= 0) dc.alpha = (float)a->alpha;
@@ -251,7 +251,7 @@ static int run(prune_args *a) {
     shr_prune_layer_target *targets = NULL;
     teacher_run teach = {NULL, NULL, {0}};
     before_after r = {0, 0, 0, cli_file_size(a->model), 0};
-    shr_status st = shr_model_load(a->model, &g);
+    shr_status st = cli_model_open(a->model, &g);
     if (st != SHR_OK) return cli_fail("prune", st);
     rc = cli_load_data_for_model("prune", a->data, SHR_SPLIT_TRAIN, a->train_limit, g, &train);
     if (rc == CLI_OK) rc = cli_load_data_for_model("prune", a->data, SHR_SPLIT_TEST, a->test_limit, g, &test);

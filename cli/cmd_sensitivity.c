@@ -122,7 +122,7 @@ int cmd_sensitivity(int argc, char **argv) {
                                 MAX_SPARSITIES);
     shr_set_threads(threads);
     shr_graph *g = NULL;
-    shr_status st = shr_model_load(pos[0], &g);
+    shr_status st = cli_model_open(pos[0], &g);
     if (st != SHR_OK) return cli_fail("sensitivity", st);
     shr_dataset *d = NULL;
     shr_sensitivity *s = NULL;
