@@ -264,23 +264,6 @@ static shr_status lower_nodes(lower_ctx *c) {
     return SHR_OK;
 }
 
-static shr_status new_graph(const shr_graph *F, shr_graph **out) {
-    shr_graph *Q;
-    SHR_TRY(shr_graph_create(&Q));
-    const shr_value *x = &F->values[F->input];
-    int in;
-    shr_status st = shr_graph_add_input(Q, x->name, x->ndim - 1, x->shape + 1, &in);
-    Q->preproc = F->preproc;
-    if (st == SHR_OK && F->arch && !(Q->arch = strdup(F->arch))) st = shr_fail(SHR_ERR_NOMEM, "out of memory");
-    if (st == SHR_OK && F->lineage && !(Q->lineage = strdup(F->lineage))) st = shr_fail(SHR_ERR_NOMEM, "out of memory");
-    if (st != SHR_OK) {
-        shr_graph_free(Q);
-        return st;
-    }
-    *out = Q;
-    return SHR_OK;
-}
-
 shr_status shr_q_lower(const shr_graph *F, const shr_q_lowering *L, shr_graph **Q, shr_quant_report *rep,
                        shr_q_probe *probes) {
     lower_ctx c;
@@ -294,7 +277,8 @@ shr_status shr_q_lower(const shr_graph *F, const shr_q_lowering *L, shr_graph **
     c.absorbed = calloc((size_t)F->n_nodes + 1, 1);
     shr_status st = c.ver && c.pv && c.absorbed ? SHR_OK : shr_fail(SHR_ERR_NOMEM, "out of memory");
     if (st == SHR_OK) st = shr_q_liveness(F, &c.live, &c.uses);
-    if (st == SHR_OK) st = new_graph(F, &c.Q);
+    int input = -1;
+    if (st == SHR_OK) st = shr_q_graph_like(F, &c.Q, &input);
     if (st == SHR_OK) {
         for (int v = 0; v < F->n_values; v++) {
             c.pv[v] = -1;

@@ -117,17 +117,12 @@ static shr_status build_fq_graph(const shr_graph *F, const fq_init *init, shr_gr
     int *map = malloc((size_t)(F->n_values + 1) * sizeof *map);
     shr_graph *G = NULL;
     shr_status st = map ? fq_points(F, &pt) : shr_fail(SHR_ERR_NOMEM, "out of memory");
-    if (st == SHR_OK) st = shr_graph_create(&G);
     if (st == SHR_OK) {
         for (int v = 0; v < F->n_values; v++) map[v] = -1;
-        const shr_value *x = &F->values[F->input];
-        st = shr_graph_add_input(G, x->name, x->ndim - 1, x->shape + 1, &map[F->input]);
-        G->preproc = F->preproc;
-        if (st == SHR_OK && F->arch && !(G->arch = strdup(F->arch))) st = shr_fail(SHR_ERR_NOMEM, "out of memory");
-        if (st == SHR_OK && F->lineage && !(G->lineage = strdup(F->lineage))) st = shr_fail(SHR_ERR_NOMEM, "out of memory");
-        if (st == SHR_OK && pt[F->input])
-            st = add_fq(G, x->name, map[F->input], init->obs[F->input], init->cfg, &map[F->input]);
+        st = shr_q_graph_like(F, &G, &map[F->input]);
     }
+    if (st == SHR_OK && pt[F->input])
+        st = add_fq(G, F->values[F->input].name, map[F->input], init->obs[F->input], init->cfg, &map[F->input]);
     for (int k = 0; st == SHR_OK && k < F->n_nodes; k++) {
         const shr_node *n = &F->nodes[k];
         int small[16], *in = n->n_inputs <= 16 ? small : malloc((size_t)n->n_inputs * sizeof *in);

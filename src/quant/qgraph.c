@@ -70,3 +70,19 @@ shr_status shr_q_folded(const shr_graph *g, shr_graph **out, int *n_folded) {
     *out = c;
     return SHR_OK;
 }
+
+shr_status shr_q_graph_like(const shr_graph *F, shr_graph **out, int *input) {
+    shr_graph *Q;
+    SHR_TRY(shr_graph_create(&Q));
+    const shr_value *x = &F->values[F->input];
+    shr_status st = shr_graph_add_input(Q, x->name, x->ndim - 1, x->shape + 1, input);
+    Q->preproc = F->preproc;
+    if (st == SHR_OK && F->arch && !(Q->arch = strdup(F->arch))) st = shr_fail(SHR_ERR_NOMEM, "out of memory");
+    if (st == SHR_OK && F->lineage && !(Q->lineage = strdup(F->lineage))) st = shr_fail(SHR_ERR_NOMEM, "out of memory");
+    if (st != SHR_OK) {
+        shr_graph_free(Q);
+        return st;
+    }
+    *out = Q;
+    return SHR_OK;
+}

@@ -54,6 +54,8 @@ shr_status shr_q_add_scalar_f32(shr_graph *g, const char *name, float v, int *ou
 shr_status shr_q_add_zero_point(shr_graph *g, const char *name, shr_dtype t, int zp, int *out);
 /* Nodes of F that the output needs (1) and how many needed nodes read each value. */
 shr_status shr_q_liveness(const shr_graph *F, unsigned char **live_nodes, int **uses);
+/* An empty graph with F's input (same name and shape), preprocessing, arch and lineage. */
+shr_status shr_q_graph_like(const shr_graph *F, shr_graph **out, int *input);
 /* The clone of g with BatchNorms folded into the preceding conv / linear. */
 shr_status shr_q_folded(const shr_graph *g, shr_graph **out, int *n_folded);
 

@@ -196,15 +196,9 @@ shr_status shr_q_weights_only(const shr_graph *g, const shr_dataset *calib, cons
     if (st == SHR_OK) st = shr_q_liveness(F, &live, &uses);
     if (st == SHR_OK && !(c.map = malloc((size_t)(F->n_values + 1) * sizeof *c.map)))
         st = shr_fail(SHR_ERR_NOMEM, "out of memory");
-    if (st == SHR_OK) st = shr_graph_create(&c.Q);
     if (st == SHR_OK) {
-        const shr_value *x = &F->values[F->input];
         for (int v = 0; v < F->n_values; v++) c.map[v] = -1;
-        st = shr_graph_add_input(c.Q, x->name, x->ndim - 1, x->shape + 1, &c.map[F->input]);
-        c.Q->preproc = F->preproc;
-        if (st == SHR_OK && F->arch && !(c.Q->arch = strdup(F->arch))) st = shr_fail(SHR_ERR_NOMEM, "out of memory");
-        if (st == SHR_OK && F->lineage && !(c.Q->lineage = strdup(F->lineage)))
-            st = shr_fail(SHR_ERR_NOMEM, "out of memory");
+        st = shr_q_graph_like(F, &c.Q, &c.map[F->input]);
         rep->bn_folded = folded;
     }
     int *nodes = NULL, n_t = 0;
