@@ -24,10 +24,15 @@ mkdir -p "$out/obj" "$out/corpus" "$out/artifacts"
 
 # SHR_MAX_PARAMS: networks at the production limit (2^28 elements, 1 GiB) take
 # seconds to initialize under ASan and would read as hangs; the logic is the same.
+# The ONNX importer's protobuf-c code, generated as the CMake build does it.
+mkdir -p "$out/onnx_gen"
+if [ ! -e "$out/onnx_gen/onnx.pb-c.c" ] || [ /usr/include/onnx/onnx.proto -nt "$out/onnx_gen/onnx.pb-c.c" ]; then
+  protoc-c --proto_path=/usr/include/onnx --c_out="$out/onnx_gen" /usr/include/onnx/onnx.proto
+fi
 cflags=(-std=c11 -D_POSIX_C_SOURCE=200809L -DSHR_MAX_PARAMS='(1LL << 22)' -O1 -g -fno-omit-frame-pointer -fopenmp
         -fsanitize=address,undefined -fno-sanitize-recover=undefined
-        -I "$root/include" -I "$root/src" -Wall -Wextra -Wno-unused-parameter -Wno-pass-failed)
-libs=(-fopenmp -lz -ljansson -lm)
+        -I "$root/include" -I "$root/src" -I "$out/onnx_gen" -Wall -Wextra -Wno-unused-parameter -Wno-pass-failed)
+libs=(-fopenmp -lz -ljansson -lprotobuf-c -lm)
 
 # Library objects: coverage-instrumented, without libFuzzer's main. Rebuilt when
 # the source or any header under src/ or include/ is newer than the object, or
@@ -39,6 +44,7 @@ objs=()
 running=0
 while IFS= read -r src; do
   rel=${src#"$root/src/"}
+  rel=${rel#"$out/"}
   obj="$out/obj/${rel//\//_}.o"
   objs+=("$obj")
   if [ -e "$obj" ] && [ "$obj" -nt "$src" ] &&
@@ -48,7 +54,7 @@ while IFS= read -r src; do
   "$cc" "${cflags[@]}" -fsanitize=fuzzer-no-link "${extra[@]}" -c "$src" -o "$obj" &
   running=$((running + 1))
   if [ "$running" -ge "$jobs" ]; then wait -n; running=$((running - 1)); fi
-done < <(find "$root/src" -name '*.c' | sort)
+done < <(find "$root/src" "$out/onnx_gen" -name '*.c' | sort)
 while [ "$running" -gt 0 ]; do wait -n; running=$((running - 1)); done
 
 for t in "${targets[@]}"; do
