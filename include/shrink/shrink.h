@@ -15,5 +15,8 @@
 #include "shrink/io.h"
 #include "shrink/runtime.h"
 #include "shrink/report.h"
+#include "shrink/prune.h"
+#include "shrink/quant.h"
+#include "shrink/distill.h"
 
 #endif
