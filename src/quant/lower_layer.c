@@ -57,7 +57,7 @@ static shr_status layer_tensors(lower_ctx *c, const shr_node *n, int bits, const
     const shr_quant_config *cfg = c->L->cfg;
     const shr_value *wv = &c->F->values[n->inputs[1]];
     const float *bias = n->n_inputs > 2 && n->inputs[2] >= 0 ? shr_f32(c->F->values[n->inputs[2]].data) : NULL;
-    int wbits = bits > 8 ? 16 : cfg->weight_bits == 4 ? 4 : 8, pc = cfg->per_channel;
+    int wbits = bits > 8 ? 16 : cfg->weight_bits, pc = cfg->per_channel;
     int xmax = abs(xq->qp.qmin) > abs(xq->qp.qmax) ? abs(xq->qp.qmin) : abs(xq->qp.qmax);
     void *codes = malloc((size_t)(N * K) * (wbits > 8 ? 2 : 1) + 1);
     float *ws = malloc((size_t)N * sizeof *ws);

@@ -25,7 +25,12 @@
 
 /* ---- where fake_quant goes ---- */
 
-static int quantizable(shr_op op) { return op == SHR_OP_CONV2D || op == SHR_OP_LINEAR || op == SHR_OP_ADD; }
+static int layer_op(shr_op op) { return op == SHR_OP_CONV2D || op == SHR_OP_LINEAR || op == SHR_OP_ADD; }
+
+static int pass_op(shr_op op) {
+    return op == SHR_OP_MAXPOOL2D || op == SHR_OP_AVGPOOL2D || op == SHR_OP_GLOBAL_AVGPOOL || op == SHR_OP_FLATTEN ||
+           op == SHR_OP_DROPOUT || op == SHR_OP_RELU || op == SHR_OP_RELU6;
+}
 
 /* The only live reader of value v, or -1 (several, or v is the graph output). */
 static int sole_reader(const shr_graph *g, const unsigned char *live, const int *uses, int v) {
@@ -36,40 +41,49 @@ static int sole_reader(const shr_graph *g, const unsigned char *live, const int 
     return -1;
 }
 
-/* 1 when a live reader of v is a layer the integer model runs on codes (through pass-through ops). */
-static int feeds_layer(const shr_graph *g, const unsigned char *live, int v, int depth) {
+/* 1 when a live reader of v is an integer layer (through pass-through ops). */
+static int feeds_layer(const shr_graph *g, const unsigned char *live, const int *prec, int v, int depth) {
     for (int k = 0; k < g->n_nodes && depth < 16; k++) {
         if (!live[k]) continue;
         const shr_node *n = &g->nodes[k];
         int reads = 0;
         for (int i = 0; i < n->n_inputs; i++) reads |= n->inputs[i] == v;
         if (!reads) continue;
-        if (quantizable(n->op)) return 1;
-        shr_op op = n->op;
-        if ((op == SHR_OP_MAXPOOL2D || op == SHR_OP_AVGPOOL2D || op == SHR_OP_GLOBAL_AVGPOOL || op == SHR_OP_FLATTEN ||
-             op == SHR_OP_DROPOUT) &&
-            feeds_layer(g, live, n->output, depth + 1))
-            return 1;
+        if (layer_op(n->op) && prec[k]) return 1;
+        if (pass_op(n->op) && prec[k] && feeds_layer(g, live, prec, n->output, depth + 1)) return 1;
     }
     return 0;
 }
 
-/* Per value of g: 1 where a fake_quant goes (layer outputs after BN / ReLU; the model input). */
-static shr_status fq_points(const shr_graph *g, unsigned char **out) {
-    unsigned char *live = NULL, *pt = calloc((size_t)g->n_values + 1, 1);
-    int *uses = NULL;
-    if (!pt) return shr_fail(SHR_ERR_NOMEM, "out of memory");
-    shr_status st = shr_q_liveness(g, &live, &uses);
+/* Per value of g: 1 where a fake_quant goes — exactly where the lowering will hold codes with
+ * parameters of their own: a value an integer layer reads that arrives in f32 (the model input, an
+ * f32 layer's output), and an integer layer's output after its BatchNorm / ReLU (a conv's always:
+ * it writes codes; a linear's or add's when an integer layer reads it). Codes flow through
+ * pass-through ops unchanged. */
+static shr_status fq_points(const shr_graph *g, const shr_quant_config *cfg, unsigned char **out) {
+    unsigned char *live = NULL, *pt = calloc((size_t)g->n_values + 1, 1), *codes = calloc((size_t)g->n_values + 1, 1);
+    int *uses = NULL, *prec = NULL;
+    shr_status st = pt && codes ? shr_q_liveness(g, &live, &uses) : shr_fail(SHR_ERR_NOMEM, "out of memory");
+    if (st == SHR_OK) st = shr_q_node_widths(g, cfg, &prec);
     for (int k = 0; st == SHR_OK && k < g->n_nodes; k++) {
-        if (!live[k] || !quantizable(g->nodes[k].op)) continue;
-        int v = g->nodes[k].output, r = sole_reader(g, live, uses, v);
+        const shr_node *n = &g->nodes[k];
+        if (!live[k]) continue;
+        if (pass_op(n->op)) {
+            codes[n->output] = prec[k] && codes[n->inputs[0]];
+            continue;
+        }
+        if (!layer_op(n->op) || !prec[k]) continue;
+        for (int i = 0; i < (n->op == SHR_OP_ADD ? 2 : 1); i++)
+            if (!codes[n->inputs[i]]) pt[n->inputs[i]] = codes[n->inputs[i]] = 1;
+        int v = n->output, r = sole_reader(g, live, uses, v);
         if (r >= 0 && g->nodes[r].op == SHR_OP_BATCHNORM) v = g->nodes[r].output, r = sole_reader(g, live, uses, v);
         if (r >= 0 && (g->nodes[r].op == SHR_OP_RELU || g->nodes[r].op == SHR_OP_RELU6)) v = g->nodes[r].output;
-        if (feeds_layer(g, live, v, 0)) pt[v] = 1;
+        if (n->op == SHR_OP_CONV2D || feeds_layer(g, live, prec, v, 0)) pt[v] = codes[v] = 1;
     }
-    if (st == SHR_OK && feeds_layer(g, live, g->input, 0)) pt[g->input] = 1;
     free(live);
     free(uses);
+    free(prec);
+    free(codes);
     if (st != SHR_OK) {
         free(pt);
         return st;
@@ -116,7 +130,7 @@ static shr_status build_fq_graph(const shr_graph *F, const fq_init *init, shr_gr
     unsigned char *pt = NULL;
     int *map = malloc((size_t)(F->n_values + 1) * sizeof *map);
     shr_graph *G = NULL;
-    shr_status st = map ? fq_points(F, &pt) : shr_fail(SHR_ERR_NOMEM, "out of memory");
+    shr_status st = map ? fq_points(F, init->cfg, &pt) : shr_fail(SHR_ERR_NOMEM, "out of memory");
     if (st == SHR_OK) {
         for (int v = 0; v < F->n_values; v++) map[v] = -1;
         st = shr_q_graph_like(F, &G, &map[F->input]);
@@ -178,25 +192,31 @@ static void fq_rows(const float *m, float *dst, int64_t rows, int64_t per, int b
     }
 }
 
-shr_status shr_q_wfq_init(shr_q_wfq *w, shr_graph *g, int bits) {
+shr_status shr_q_wfq_init(shr_q_wfq *w, shr_graph *g, const shr_quant_config *cfg) {
     memset(w, 0, sizeof *w);
     w->g = g;
-    w->bits = bits;
+    w->bits = cfg->weight_bits;
     w->v = malloc((size_t)(g->n_nodes + 1) * sizeof *w->v);
     w->master = calloc((size_t)(g->n_nodes + 1), sizeof *w->master);
     if (!w->v || !w->master) return shr_fail(SHR_ERR_NOMEM, "out of memory");
+    int *prec = NULL; /* layers the integer model keeps in f32 keep f32 weights */
+    SHR_TRY(shr_q_node_widths(g, cfg, &prec));
     for (int k = 0; k < g->n_nodes; k++) {
         const shr_node *n = &g->nodes[k];
-        if ((n->op != SHR_OP_CONV2D && n->op != SHR_OP_LINEAR) || n->inputs[1] < 0) continue;
+        if ((n->op != SHR_OP_CONV2D && n->op != SHR_OP_LINEAR) || n->inputs[1] < 0 || !prec[k]) continue;
         shr_tensor *t = g->values[n->inputs[1]].data;
         if (g->values[n->inputs[1]].kind != SHR_VALUE_PARAM || t->dtype != SHR_F32) continue;
         float *m = malloc((size_t)t->numel * sizeof *m + 1);
-        if (!m) return shr_fail(SHR_ERR_NOMEM, "out of memory");
+        if (!m) {
+            free(prec);
+            return shr_fail(SHR_ERR_NOMEM, "out of memory");
+        }
         memcpy(m, t->data, (size_t)t->numel * sizeof *m);
         w->v[w->n] = n->inputs[1];
         w->master[w->n++] = m;
-        fq_rows(m, shr_f32(t), t->shape[0], t->numel / t->shape[0], bits);
+        fq_rows(m, shr_f32(t), t->shape[0], t->numel / t->shape[0], w->bits);
     }
+    free(prec);
     return SHR_OK;
 }
 
@@ -282,7 +302,7 @@ static shr_status train_phase(shr_graph *F, const shr_dataset *train, const shr_
     shr_q_wfq w;
     memset(&w, 0, sizeof w);
     shr_status st = shr_q_fq_graph(F, calib, qc, &G);
-    if (st == SHR_OK) st = shr_q_wfq_init(&w, G, qc->weight_bits);
+    if (st == SHR_OK) st = shr_q_wfq_init(&w, G, qc);
     shr_train_hooks hooks = {&w, NULL, NULL, NULL, shr_q_wfq_after_step};
     shr_train_config cfg = *tc;
     cfg.epochs = epochs;

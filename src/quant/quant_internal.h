@@ -99,16 +99,16 @@ shr_status shr_q_fq_graph(const shr_graph *F, const shr_dataset *calib, const sh
 /* The integer model of a fake-quantized graph: the fake_quant parameters become the codes'. */
 shr_status shr_q_fq_convert(const shr_graph *G, const shr_dataset *calib, const shr_quant_config *qc, shr_graph **Q,
                             shr_quant_report *rep);
-/* Weight fake-quant: conv / linear weights of g become per-channel fake-quantized copies of f32
- * masters; after each optimizer step (a training hook) the masters take the step and the
- * weights are quantized again. */
+/* Weight fake-quant: the conv / linear weights of g that the integer model quantizes become
+ * per-channel fake-quantized (cfg->weight_bits) copies of f32 masters; after each optimizer step
+ * (a training hook) the masters take the step and the weights are quantized again. */
 typedef struct shr_q_wfq {
     shr_graph *g;
     int n, bits;
     int *v;         /* weight values */
     float **master; /* f32 masters */
 } shr_q_wfq;
-shr_status shr_q_wfq_init(shr_q_wfq *w, shr_graph *g, int bits);
+shr_status shr_q_wfq_init(shr_q_wfq *w, shr_graph *g, const shr_quant_config *cfg);
 shr_status shr_q_wfq_after_step(void *user, shr_graph *g, int64_t step);
 void shr_q_wfq_free(shr_q_wfq *w);
 

@@ -62,7 +62,9 @@ static void test_weight_ste(void) {
     float *orig = malloc(sizeof(float) * (size_t)t->numel);
     memcpy(orig, t->data, sizeof(float) * (size_t)t->numel);
     shr_q_wfq q;
-    CHECK_OK(shr_q_wfq_init(&q, g, 4));
+    shr_quant_config qc = shr_quant_default();
+    qc.weight_bits = 4;
+    CHECK_OK(shr_q_wfq_init(&q, g, &qc));
     int64_t per = t->numel / t->shape[0];
     int bad = 0;
     for (int64_t r = 0; r < t->shape[0]; r++) {
@@ -102,7 +104,7 @@ static void test_convert_matches_fake_quant(void) {
         c.weight_bits = 4;
         CHECK_OK(shr_q_fq_graph(F, d, &c, &G));
         shr_q_wfq w;
-        if (G) CHECK_OK(shr_q_wfq_init(&w, G, 4));
+        if (G) CHECK_OK(shr_q_wfq_init(&w, G, &c));
         if (G) CHECK_OK(shr_q_fq_convert(G, d, &c, &Q, NULL));
         if (Q) {
             int fq = 0;

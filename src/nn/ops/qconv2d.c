@@ -89,35 +89,55 @@ static void fill_zp(void *dst, size_t n, int esz, int zp) {
     else memset(dst, 0, n * 2); /* i16 codes have zero point 0 */
 }
 
-/* Patch rows r0..r1 of group g into buf (row length K elements of esz bytes). */
+/* Patch pieces are often a few bytes (one input channel: KW bytes); a call to memcpy per piece
+ * would cost more than the copy. Fixed-size memcpy compiles to plain moves (a byte loop would
+ * be turned back into a memcpy call). */
+static inline void copy_bytes(unsigned char *restrict dst, const unsigned char *restrict src, size_t n) {
+    if (n > 64) {
+        memcpy(dst, src, n);
+        return;
+    }
+    for (; n >= 8; n -= 8, dst += 8, src += 8) memcpy(dst, src, 8);
+    if (n >= 4) memcpy(dst, src, 4), n -= 4, dst += 4, src += 4;
+    if (n >= 2) memcpy(dst, src, 2), n -= 2, dst += 2, src += 2;
+    if (n) *dst = *src;
+}
+
+/* Patch rows r0..r1 of group g into buf (row length K elements of esz bytes). Rows are walked
+ * one output row (image, oh) at a time so that per kernel row the input line and its bounds are
+ * found once; a pixel whose KW taps are all inside copies them in one piece. */
 static void im2row(const shr_qconv_cfg *c, const unsigned char *x, int esz, int zp, int g, int r0, int r1,
                    unsigned char *buf) {
     size_t rowb = (size_t)c->K * esz, cg = (size_t)c->Cg * esz, pix = (size_t)c->C * esz;
-    for (int r = r0; r < r1; r++) {
-        int b = r / c->P, p = r % c->P, oh = p / c->OW, ow = p % c->OW;
-        unsigned char *dst = buf + (size_t)(r - r0) * rowb;
-        const unsigned char *img = x + (size_t)b * c->H * c->W * pix + (size_t)g * cg;
-        int iw0 = ow * c->SW - c->PL;
-        int run = c->G == 1 && c->DW == 1 && iw0 >= 0 && iw0 + c->KW <= c->W; /* KW pixels in one copy */
+    size_t img_bytes = (size_t)c->H * c->W * pix, kwb = (size_t)c->KW * cg;
+    int contiguous = c->G == 1 && c->DW == 1;
+    for (int r = r0; r < r1;) {
+        int b = r / c->P, oh = (r % c->P) / c->OW, ow0 = r % c->OW;
+        int ow1 = c->OW - ow0 < r1 - r ? c->OW : ow0 + (r1 - r); /* this output row's part of the chunk */
+        const unsigned char *img = x + (size_t)b * img_bytes + (size_t)g * cg;
+        unsigned char *row0 = buf + (size_t)(r - r0) * rowb;
         for (int kh = 0; kh < c->KH; kh++) {
             int ih = oh * c->SH - c->PT + kh * c->DH;
+            unsigned char *dst = row0 + (size_t)kh * kwb;
             if (ih < 0 || ih >= c->H) {
-                fill_zp(dst, (size_t)c->KW * c->Cg, esz, zp);
-                dst += (size_t)c->KW * cg;
+                for (int ow = ow0; ow < ow1; ow++, dst += rowb) fill_zp(dst, (size_t)c->KW * c->Cg, esz, zp);
                 continue;
             }
             const unsigned char *line = img + (size_t)ih * c->W * pix;
-            if (run) {
-                memcpy(dst, line + (size_t)iw0 * pix, (size_t)c->KW * cg);
-                dst += (size_t)c->KW * cg;
-                continue;
-            }
-            for (int kw = 0; kw < c->KW; kw++, dst += cg) {
-                int iw = iw0 + kw * c->DW;
-                if (iw < 0 || iw >= c->W) fill_zp(dst, (size_t)c->Cg, esz, zp);
-                else memcpy(dst, line + (size_t)iw * pix, cg);
+            for (int ow = ow0; ow < ow1; ow++, dst += rowb) {
+                int iw0 = ow * c->SW - c->PL;
+                if (contiguous && iw0 >= 0 && iw0 + c->KW <= c->W) {
+                    copy_bytes(dst, line + (size_t)iw0 * pix, kwb);
+                    continue;
+                }
+                for (int kw = 0; kw < c->KW; kw++) {
+                    int iw = iw0 + kw * c->DW;
+                    if (iw < 0 || iw >= c->W) fill_zp(dst + (size_t)kw * cg, (size_t)c->Cg, esz, zp);
+                    else copy_bytes(dst + (size_t)kw * cg, line + (size_t)iw * pix, cg);
+                }
             }
         }
+        r += ow1 - ow0;
     }
 }
 

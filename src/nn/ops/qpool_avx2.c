@@ -1,6 +1,7 @@
 /* Max-pooling rows on channels-last codes with AVX2: 32 u8 / i8 (vpmaxub / vpmaxsb) or 16 i16
  * (vpmaxsw) channels per instruction; the remaining channels as in the reference. */
 #include <immintrin.h>
+#include <string.h>
 
 #include "nn/ops/qpool_rows.h"
 
@@ -21,14 +22,15 @@
                         m = VMAX(m, _mm256_loadu_si256((const __m256i *)(x + ((size_t)h * c->W + w) * c->C + ch))); \
                 _mm256_storeu_si256((__m256i *)(yp + ch), m);                                                 \
             }                                                                                                 \
-            for (; ch < c->C; ch++) {                                                                         \
-                T m = first[ch];                                                                              \
+            if (ch < c->C) { /* the channels left (all of them when C is small) */                       \
+                int rest = c->C - ch;                                                                         \
+                memcpy(yp + ch, first + ch, (size_t)rest * sizeof(T));                                        \
                 for (int h = h0; h < h1; h++)                                                                 \
                     for (int w = w0; w < w1; w++) {                                                           \
-                        T v = x[((size_t)h * c->W + w) * c->C + ch];                                          \
-                        m = v > m ? v : m;                                                                    \
+                        const T *xp = x + ((size_t)h * c->W + w) * c->C + ch;                                 \
+                        T *yq = yp + ch;                                                                      \
+                        for (int i = 0; i < rest; i++) yq[i] = xp[i] > yq[i] ? xp[i] : yq[i];                 \
                     }                                                                                         \
-                yp[ch] = m;                                                                                   \
             }                                                                                                 \
         }                                                                                                     \
     }
