@@ -81,6 +81,7 @@ static const char *const op_names[SHR_OP_COUNT] = {
     [SHR_OP_WLINEAR] = "wlinear",
     [SHR_OP_DLINEAR] = "dlinear",
     [SHR_OP_FAKE_QUANT] = "fake_quant",
+    [SHR_OP_SPLINEAR] = "splinear",
 };
 
 const char *shr_op_name(shr_op op) { return ((unsigned)op < SHR_OP_COUNT) ? op_names[op] : "?"; }
@@ -182,6 +183,7 @@ const shr_op_def *shr_op_def_get(shr_op op) {
     case SHR_OP_WLINEAR: return &shr_op_wlinear;
     case SHR_OP_DLINEAR: return &shr_op_dlinear;
     case SHR_OP_FAKE_QUANT: return &shr_op_fake_quant;
+    case SHR_OP_SPLINEAR: return &shr_op_splinear;
     default: return NULL;
     }
 }
