@@ -275,7 +275,7 @@ static int run(const distill_args *a) {
 
 int cmd_distill(int argc, char **argv) {
     distill_args a = {.optimizer = "adam", .schedule = "cosine", .epochs = 10, .batch = 64, .seed = 1,
-                      .temperature = 4, .alpha = 0.9, .beta = 1, .adapter_lr = 1e-3, .momentum = -1,
+                      .temperature = 2, .alpha = 0.5, .beta = 1, .adapter_lr = 1e-3, .momentum = -1,
                       .weight_decay = -1};
     cli_opt opts[] = {
         {"--teacher", OPT_STR, &a.teacher, 0, 0},    {"--arch", OPT_STR, &a.arch, 0, 0},

@@ -31,8 +31,8 @@ typedef struct shr_hint {
 } shr_hint;
 
 typedef struct shr_distill_config {
-    float temperature;  /* T > 0 (default 4) */
-    float alpha;        /* weight of the soft-target term, 0..1 (default 0.9) */
+    float temperature;  /* T > 0 (default 2) */
+    float alpha;        /* weight of the soft-target term, 0..1 (default 0.5) */
     float beta;         /* weight of each hint's MSE (default 1) */
     int n_hints;
     shr_hint hints[SHR_DISTILL_MAX_HINTS];

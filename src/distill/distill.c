@@ -10,8 +10,10 @@
 shr_distill_config shr_distill_default(void) {
     shr_distill_config c;
     memset(&c, 0, sizeof c);
-    c.temperature = 4.0f;
-    c.alpha = 0.9f;
+    /* Measured on Fashion-MNIST (cnn -> cnn-tiny and mlp-small, docs/distill.md):
+     * T = 2, alpha = 0.5 beat Hinton's T = 4, alpha = 0.9 on every seed tried. */
+    c.temperature = 2.0f;
+    c.alpha = 0.5f;
     c.beta = 1.0f;
     c.adapter_lr = 1e-3f;
     c.cache_teacher = 1;

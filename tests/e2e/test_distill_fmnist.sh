@@ -28,7 +28,8 @@ check "teacher_accuracy is the teacher's own ($tacc vs $(get "$tmp/t.json" accur
 check "params of mlp-small" "[ '$(get "$tmp/s.json" params)' = 50890 ]"
 "$cli" inspect "$tmp/s.shrk" >"$tmp/inspect.txt" 2>&1
 check "lineage records the distillation" "grep -q 'distill teacher=$tmp/t.shrk student=mlp-small T=4 alpha=0.9' $tmp/inspect.txt"
-"$cli" distill --teacher "$tmp/t.shrk" --arch mlp-small "${data[@]}" --epochs 3 -o "$tmp/s2.shrk" >/dev/null 2>&1
+"$cli" distill --teacher "$tmp/t.shrk" --arch mlp-small "${data[@]}" --epochs 3 --temperature 4 --alpha 0.9 \
+  -o "$tmp/s2.shrk" >/dev/null 2>&1
 check "same seed, same student bytes" "cmp -s $tmp/s.shrk $tmp/s2.shrk"
 
 # A feature hint from the teacher's hidden layer into cnn-tiny's last block.
