@@ -295,9 +295,23 @@ shr_status shr_q_fq_convert(const shr_graph *G, const shr_dataset *calib, const 
     return st;
 }
 
+/* Copies every param and buffer of `from` into the value of the same name in `to` (the float
+ * model after a training phase: masters, BatchNorm statistics). */
+static void copy_trained(shr_graph *to, const shr_graph *from) {
+    for (int v = 0; v < to->n_values; v++) {
+        shr_value *t = &to->values[v];
+        if (t->kind != SHR_VALUE_PARAM && t->kind != SHR_VALUE_BUFFER) continue;
+        int f = shr_graph_find_value(from, t->name);
+        if (f >= 0 && from->values[f].data && from->values[f].data->nbytes == t->data->nbytes)
+            memcpy(t->data->data, from->values[f].data->data, t->data->nbytes);
+    }
+}
+
+/* Trains a fake-quantized copy of F; *G_out gets it with the weights on their grid — or, with
+ * masters, the f32 masters back (to continue from after a phase with BatchNorm). */
 static shr_status train_phase(shr_graph *F, const shr_dataset *train, const shr_dataset *calib,
                               const shr_quant_config *qc, const shr_train_config *tc, int epochs,
-                              const shr_graph *teacher, shr_graph **G_out) {
+                              const shr_graph *teacher, int masters, shr_graph **G_out) {
     shr_graph *G = NULL;
     shr_q_wfq w;
     memset(&w, 0, sizeof w);
@@ -318,6 +332,10 @@ static shr_status train_phase(shr_graph *F, const shr_dataset *train, const shr_
     shr_train_result tr;
     if (st == SHR_OK && epochs > 0) st = shr_train(G, train, NULL, &cfg, &tr);
     shr_distiller_free(dist);
+    for (int i = 0; st == SHR_OK && masters && i < w.n; i++) {
+        shr_tensor *t = G->values[w.v[i]].data;
+        memcpy(t->data, w.master[i], t->nbytes);
+    }
     shr_q_wfq_free(&w);
     if (st != SHR_OK) {
         shr_graph_free(G);
@@ -337,24 +355,19 @@ shr_status shr_qat_train(const shr_graph *g, const shr_dataset *train, const shr
     if (qc->bits != 8) return shr_fail(SHR_ERR_INVALID_ARG, "quantization-aware training makes 8-bit activations");
     int freeze = qc->bn_freeze_epoch < tc->epochs ? qc->bn_freeze_epoch : tc->epochs;
     shr_graph *F = NULL, *G = NULL, *S = NULL;
-    shr_qparams *fixed = NULL;
     shr_status st = SHR_OK;
     if (freeze > 0) { /* BatchNorm still training: fake-quantize the unfolded model first */
-        shr_graph *copy = NULL;
-        st = shr_graph_clone(&copy, g);
-        if (st == SHR_OK) st = train_phase(copy, train, train, qc, tc, freeze, teacher, &G);
-        shr_graph_free(copy);
-        if (st == SHR_OK) st = strip_fq(G, &S, &fixed); /* the trained float weights, BN and all */
+        st = shr_graph_clone(&S, g);
+        if (st == SHR_OK) st = train_phase(S, train, train, qc, tc, freeze, teacher, 1, &G);
+        if (st == SHR_OK) copy_trained(S, G); /* the trained masters and BatchNorm statistics */
         shr_graph_free(G);
         G = NULL;
-        free(fixed);
-        fixed = NULL;
     }
     int folded = 0;
     if (st == SHR_OK) st = shr_q_folded(S ? S : g, &F, &folded);
     shr_graph_free(S);
     S = NULL;
-    if (st == SHR_OK) st = train_phase(F, train, train, qc, tc, tc->epochs - freeze, teacher, &G);
+    if (st == SHR_OK) st = train_phase(F, train, train, qc, tc, tc->epochs - freeze, teacher, 0, &G);
     if (st == SHR_OK) st = shr_q_fq_convert(G, train, qc, out, rep);
     if (st == SHR_OK) rep->bn_folded += folded;
     shr_graph_free(G);

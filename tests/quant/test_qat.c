@@ -37,6 +37,12 @@ static float *logits(const shr_graph *g, const shr_dataset *d, int n) {
     return out;
 }
 
+static int count_op_qat(const shr_graph *g, shr_op op) {
+    int n = 0;
+    for (int k = 0; k < g->n_nodes; k++) n += g->nodes[k].op == op;
+    return n;
+}
+
 static int agree(const float *a, const float *b, int n) {
     int same = 0;
     for (int i = 0; i < n; i++) {
@@ -163,6 +169,19 @@ static void test_qat_run(void) {
         int k = shr_graph_find_node(q1, "block2.conv");
         CHECK(k >= 0 && q1->values[q1->nodes[k].inputs[3]].data->dtype == SHR_I4);
     }
+    /* BatchNorm training for the first epoch, then folded: the result is as clean as before */
+    shr_graph *q2 = NULL;
+    c.lsq = 0, c.bn_freeze_epoch = 1;
+    CHECK_OK(shr_qat_train(g, d, &c, &tc, NULL, &q2, &rep));
+    if (q2) {
+        int fq = 0;
+        for (int v = 0; v < q2->n_values; v++) fq += strstr(q2->values[v].name, ".fq") != NULL;
+        CHECK(fq == 0 && rep.bn_folded == 3 && count_op_qat(q2, SHR_OP_BATCHNORM) == 0);
+        shr_eval_result e2;
+        CHECK_OK(shr_evaluate(q2, d, 100, &e2));
+        CHECK(e2.accuracy >= 0.9);
+    }
+    shr_graph_free(q2);
     shr_graph_free(q0);
     shr_graph_free(q1);
     shr_graph_free(p);
