@@ -89,4 +89,33 @@ static inline int qg_end(shr_graph *g, int v, int s_v, int z_v) {
     return out;
 }
 
+/* Outputs (10 per sample) of g on the first n samples of d, through the plan or the tape. */
+static inline float *qg_outputs(const shr_graph *g, const shr_dataset *d, int n, int tape) {
+    float *x = malloc(sizeof(float) * (size_t)(n * d->sample_size)), *out = malloc(sizeof(float) * 10 * n);
+    shr_q_fill(d, &g->preproc, 0, n, x, NULL);
+    if (tape) {
+        shr_tape *t = NULL;
+        CHECK_OK(shr_tape_create_ex((shr_graph *)g, n, SHR_TAPE_NO_GRAD, &t));
+        const shr_tensor *o = NULL;
+        if (t) CHECK_OK(shr_tape_forward(t, x, n, 0, NULL, &o));
+        if (o) memcpy(out, o->data, sizeof(float) * 10 * n);
+        shr_tape_free(t);
+    } else {
+        shr_plan *p = NULL;
+        const float *o = NULL;
+        CHECK_OK(shr_plan_create(g, n, &p));
+        if (p) CHECK_OK(shr_plan_run(p, x, n, &o));
+        if (o) memcpy(out, o, sizeof(float) * 10 * n);
+        shr_plan_free(p);
+    }
+    free(x);
+    return out;
+}
+
+static inline int qg_count_op(const shr_graph *g, shr_op op) {
+    int n = 0;
+    for (int k = 0; k < g->n_nodes; k++) n += g->nodes[k].op == op;
+    return n;
+}
+
 #endif

@@ -24,25 +24,6 @@ static shr_dataset *data(uint64_t seed) {
     return d;
 }
 
-static float *logits(const shr_graph *g, const shr_dataset *d, int n) {
-    float *x = malloc(sizeof(float) * (size_t)(n * d->sample_size)), *out = malloc(sizeof(float) * 10 * n);
-    shr_q_fill(d, &g->preproc, 0, n, x, NULL);
-    shr_plan *p = NULL;
-    const float *o = NULL;
-    CHECK_OK(shr_plan_create(g, n, &p));
-    if (p) CHECK_OK(shr_plan_run(p, x, n, &o));
-    if (o) memcpy(out, o, sizeof(float) * 10 * n);
-    shr_plan_free(p);
-    free(x);
-    return out;
-}
-
-static int count_op_qat(const shr_graph *g, shr_op op) {
-    int n = 0;
-    for (int k = 0; k < g->n_nodes; k++) n += g->nodes[k].op == op;
-    return n;
-}
-
 static int agree(const float *a, const float *b, int n) {
     int same = 0;
     for (int i = 0; i < n; i++) {
@@ -116,7 +97,7 @@ static void test_convert_matches_fake_quant(void) {
             int fq = 0;
             for (int k = 0; k < G->n_nodes; k++) fq += G->nodes[k].op == SHR_OP_FAKE_QUANT;
             CHECK(fq >= 3);
-            float *lf = logits(G, d, 100), *lq = logits(Q, d, 100);
+            float *lf = qg_outputs(G, d, 100, 0), *lq = qg_outputs(Q, d, 100, 0);
             double db = shr_sqnr_db(lf, lq, 1000);
             int same = agree(lf, lq, 100);
             fprintf(stderr, "  %s: integer vs fake-quant logits %.1f dB, %d/100 same predictions\n", archs[a], db, same);
@@ -149,7 +130,7 @@ static void test_qat_run(void) {
     tc.epochs = 0;
     CHECK_OK(shr_qat_train(g, d, &c, &tc, NULL, &q0, NULL));
     if (p && q0) {
-        float *a = logits(p, d, 64), *b = logits(q0, d, 64);
+        float *a = qg_outputs(p, d, 64, 0), *b = qg_outputs(q0, d, 64, 0);
         CHECK(memcmp(a, b, sizeof(float) * 640) == 0);
         free(a);
         free(b);
@@ -176,7 +157,7 @@ static void test_qat_run(void) {
     if (q2) {
         int fq = 0;
         for (int v = 0; v < q2->n_values; v++) fq += strstr(q2->values[v].name, ".fq") != NULL;
-        CHECK(fq == 0 && rep.bn_folded == 3 && count_op_qat(q2, SHR_OP_BATCHNORM) == 0);
+        CHECK(fq == 0 && rep.bn_folded == 3 && qg_count_op(q2, SHR_OP_BATCHNORM) == 0);
         shr_eval_result e2;
         CHECK_OK(shr_evaluate(q2, d, 100, &e2));
         CHECK(e2.accuracy >= 0.9);

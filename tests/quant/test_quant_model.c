@@ -42,35 +42,6 @@ static shr_graph *model(const char *arch, const shr_dataset *d) {
     return g;
 }
 
-/* Outputs of g on the first n samples of d through the plan (or the tape). */
-static float *outputs(const shr_graph *g, const shr_dataset *d, int n, int tape) {
-    float *x = malloc(sizeof(float) * (size_t)(n * d->sample_size)), *out = malloc(sizeof(float) * 10 * n);
-    shr_q_fill(d, &g->preproc, 0, n, x, NULL);
-    if (tape) {
-        shr_tape *t = NULL;
-        CHECK_OK(shr_tape_create_ex((shr_graph *)g, n, SHR_TAPE_NO_GRAD, &t));
-        const shr_tensor *o = NULL;
-        if (t) CHECK_OK(shr_tape_forward(t, x, n, 0, NULL, &o));
-        if (o) memcpy(out, o->data, sizeof(float) * 10 * n);
-        shr_tape_free(t);
-    } else {
-        shr_plan *p = NULL;
-        const float *o = NULL;
-        CHECK_OK(shr_plan_create(g, n, &p));
-        if (p) CHECK_OK(shr_plan_run(p, x, n, &o));
-        if (o) memcpy(out, o, sizeof(float) * 10 * n);
-        shr_plan_free(p);
-    }
-    free(x);
-    return out;
-}
-
-static int count_op(const shr_graph *g, shr_op op) {
-    int n = 0;
-    for (int k = 0; k < g->n_nodes; k++) n += g->nodes[k].op == op;
-    return n;
-}
-
 static double check_mode(const char *arch, shr_quant_config cfg, double min_sqnr) {
     shr_dataset *d = strcmp(arch, "mlp-small") == 0 ? random_data(1, 10, 10, 1) : random_data(1, 12, 12, 2);
     shr_graph *g = model(arch, d), *q = NULL;
@@ -79,7 +50,7 @@ static double check_mode(const char *arch, shr_quant_config cfg, double min_sqnr
     CHECK_OK(shr_quantize(g, d, &cfg, &q, &rep));
     if (!q) goto done;
     CHECK_OK(shr_graph_validate(q));
-    float *f = outputs(g, d, 32, 0), *a = outputs(q, d, 32, 0), *b = outputs(q, d, 32, 1);
+    float *f = qg_outputs(g, d, 32, 0), *a = qg_outputs(q, d, 32, 0), *b = qg_outputs(q, d, 32, 1);
     db = shr_sqnr_db(f, a, 320);
     fprintf(stderr, "  %-9s %-11s %2d-bit: logits SQNR %.1f dB\n", arch, shr_quant_mode_name(cfg.mode), cfg.bits, db);
     CHECK_MSG(db >= min_sqnr, "%s %s %d-bit: logits SQNR %.1f dB < %.1f", arch, shr_quant_mode_name(cfg.mode),
@@ -94,7 +65,7 @@ static double check_mode(const char *arch, shr_quant_config cfg, double min_sqnr
     CHECK_OK(shr_model_to_memory(q, &buf, &n));
     if (buf) CHECK_OK(shr_model_from_memory(buf, n, &h));
     if (h) {
-        float *c = outputs(h, d, 32, 0);
+        float *c = qg_outputs(h, d, 32, 0);
         CHECK(memcmp(a, c, sizeof(float) * 320) == 0);
         free(c);
         CHECK_OK(shr_model_to_memory(h, &buf2, &n2));
@@ -148,10 +119,10 @@ static void test_integer_region(void) {
     shr_quant_report rep;
     CHECK_OK(shr_quantize(g, d, &c, &q, &rep));
     if (q) {
-        CHECK(count_op(q, SHR_OP_QUANTIZE) == 1 && count_op(q, SHR_OP_QCONV2D) == 3 && count_op(q, SHR_OP_QLINEAR) == 1);
-        CHECK(count_op(q, SHR_OP_QMAXPOOL2D) == 3 && count_op(q, SHR_OP_QFLATTEN) == 1);
-        CHECK(count_op(q, SHR_OP_BATCHNORM) == 0 && count_op(q, SHR_OP_RELU) == 0 && count_op(q, SHR_OP_CONV2D) == 0);
-        CHECK(count_op(q, SHR_OP_DEQUANTIZE) == 0); /* the last layer writes f32 logits itself */
+        CHECK(qg_count_op(q, SHR_OP_QUANTIZE) == 1 && qg_count_op(q, SHR_OP_QCONV2D) == 3 && qg_count_op(q, SHR_OP_QLINEAR) == 1);
+        CHECK(qg_count_op(q, SHR_OP_QMAXPOOL2D) == 3 && qg_count_op(q, SHR_OP_QFLATTEN) == 1);
+        CHECK(qg_count_op(q, SHR_OP_BATCHNORM) == 0 && qg_count_op(q, SHR_OP_RELU) == 0 && qg_count_op(q, SHR_OP_CONV2D) == 0);
+        CHECK(qg_count_op(q, SHR_OP_DEQUANTIZE) == 0); /* the last layer writes f32 logits itself */
         CHECK(rep.bn_folded == 3 && rep.relu_fused == 3 && rep.n_layers == 4);
     }
     shr_graph_free(q);
@@ -160,7 +131,7 @@ static void test_integer_region(void) {
     c.exclude = ex, c.n_exclude = 1, c.keep16 = k16, c.n_keep16 = 1;
     CHECK_OK(shr_quantize(g, d, &c, &q, &rep));
     if (q) {
-        CHECK(count_op(q, SHR_OP_CONV2D) == 1 && count_op(q, SHR_OP_QCONV2D) == 2);
+        CHECK(qg_count_op(q, SHR_OP_CONV2D) == 1 && qg_count_op(q, SHR_OP_QCONV2D) == 2);
         int k = shr_graph_find_node(q, "block3.conv");
         CHECK(k >= 0 && q->values[q->nodes[k].inputs[3]].data->dtype == SHR_I16);
         CHECK(rep.layers[1].bits == 32 && rep.layers[2].bits == 16);
@@ -176,7 +147,7 @@ static void test_integer_region(void) {
     c = shr_quant_default();
     CHECK_OK(shr_quantize(g, d, &c, &q, &rep));
     if (q) {
-        CHECK(count_op(q, SHR_OP_CONV2D) == 1 && count_op(q, SHR_OP_QCONV2D) == 2 && count_op(q, SHR_OP_QUANTIZE) == 1);
+        CHECK(qg_count_op(q, SHR_OP_CONV2D) == 1 && qg_count_op(q, SHR_OP_QCONV2D) == 2 && qg_count_op(q, SHR_OP_QUANTIZE) == 1);
         CHECK(rep.layers[0].bits == 32);
         int k = shr_graph_find_node(q, "block1.pool.quant8");
         CHECK(k >= 0);
@@ -312,7 +283,7 @@ static void test_auto(void) {
     CHECK_OK(shr_quant_auto(g, d, v, &c, -1.0, &q, &rep, ar));
     CHECK(!ar->met);
     for (int i = 0; i < ar->n_layers; i++) CHECK(ar->layers[i].bits == 32);
-    if (q) CHECK(count_op(q, SHR_OP_QCONV2D) == 0 && count_op(q, SHR_OP_QLINEAR) == 0 && count_op(q, SHR_OP_CONV2D) == 3);
+    if (q) CHECK(qg_count_op(q, SHR_OP_QCONV2D) == 0 && qg_count_op(q, SHR_OP_QLINEAR) == 0 && qg_count_op(q, SHR_OP_CONV2D) == 3);
     shr_graph_free(q);
     free(ar);
     shr_graph_free(g);
