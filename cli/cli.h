@@ -49,8 +49,8 @@ int64_t cli_peak_rss(void);
 int cli_load_data_for_model(const char *cmd, const char *spec, shr_split split, int64_t limit, const shr_graph *g,
                             shr_dataset **out);
 
-/* Loads a model by extension: .onnx through the ONNX importer, anything else as .shrk. */
-/* Loads a .shrk model, or imports a .onnx file with the default options (the status only). */
+/* Loads a model by extension: .onnx through the ONNX importer (default options), anything
+ * else as .shrk. cli_model_open returns the status; cli_load_model prints the error. */
 shr_status cli_model_open(const char *path, shr_graph **out);
 int cli_load_model(const char *cmd, const char *path, shr_graph **out);
 /* --normalize MEAN,STD: one value each or ':'-separated per channel ("0.5,0.25" or

@@ -4,14 +4,10 @@
  * the FMA latency), one horizontal sum per row. Each row's sum order depends only on K. */
 #include <immintrin.h>
 
+#include "kernels/simd_avx2.h"
+
 #include "kernels/kernels.h"
 
-static inline float hsum8(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
 
 /* Rows r..r+R-1 (R compile-time 1 or 4). */
 static inline __attribute__((always_inline)) void rows(const int R, int K, const float *W, long ldw,
@@ -32,7 +28,7 @@ static inline __attribute__((always_inline)) void rows(const int R, int K, const
         k += 8;
     }
     for (int r = 0; r < R; r++) {
-        float s = hsum8(_mm256_add_ps(a0[r], a1[r]));
+        float s = shr_hsum8_avx2(_mm256_add_ps(a0[r], a1[r]));
         for (int t = k; t < K; t++) s += W[r * ldw + t] * x[t];
         out[r] = s;
     }

@@ -20,6 +20,8 @@
  * (Measured on Zen 3: this beats vpshufb + vcvtdq2ps, 3.5 ops per 8 weights, by ~15 %.) */
 #include <immintrin.h>
 
+#include "kernels/simd_avx2.h"
+
 #include "kernels/int4.h"
 
 static long round_up32(long k) { return (k + 31) / 32 * 32; }
@@ -70,12 +72,6 @@ void shr_i4_gemv_avx2_prep(const shr_i4_mat *W, const float *x, float *work) {
     }
 }
 
-static inline float hsum8(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
 
 typedef struct decoder {
     __m256i m78, x88, c3f;
@@ -149,7 +145,7 @@ static float offset_term(const shr_i4_mat *W, const float *s, const int8_t *z, c
         if (z) zf = _mm256_add_ps(off, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(z + g)))));
         c = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_loadu_ps(s + g), zf), _mm256_loadu_ps(xs + g), c);
     }
-    float r = hsum8(c);
+    float r = shr_hsum8_avx2(c);
     for (; g < ng; g++) r += s[g] * (24.0f + (z ? z[g] : 0)) * xs[g];
     return r;
 }
@@ -254,7 +250,7 @@ void shr_i4_gemv_avx2_rows(const shr_i4_mat *W, int nv, int n0, int n1, const fl
                 const float *s = W->scale + (long)n * ng;
                 const int8_t *z = W->zero ? W->zero + (long)n * ng : NULL;
                 for (int m = 0; m < mv; m++) {
-                    float r = 32.0f * hsum8(tot[(n - b0) * MAX_NV + m]) - offset_term(W, s, z, wk + m * xs + Kq);
+                    float r = 32.0f * shr_hsum8_avx2(tot[(n - b0) * MAX_NV + m]) - offset_term(W, s, z, wk + m * xs + Kq);
                     Y[(m0 + m) * ldy + n] = bias ? r + bias[n] : r;
                 }
             }

@@ -3,14 +3,10 @@
  * per row hide the FMA latency; one horizontal sum per row, then the row's scale. */
 #include <immintrin.h>
 
+#include "kernels/simd_avx2.h"
+
 #include "quant/w8.h"
 
-static inline float hsum8(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
 
 static inline __m256 load8(const int8_t *p) {
     return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)p)));
@@ -29,7 +25,7 @@ static inline __attribute__((always_inline)) void rows(const int R, int K, const
         }
     }
     for (int r = 0; r < R; r++) {
-        float s = hsum8(_mm256_add_ps(a0[r], a1[r]));
+        float s = shr_hsum8_avx2(_mm256_add_ps(a0[r], a1[r]));
         for (int t = k; t < K; t++) s += (float)W[r * ldw + t] * x[t];
         out[r] = s;
     }
