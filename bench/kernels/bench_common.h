@@ -26,6 +26,12 @@ typedef struct bench_ctx {
     const char *only;      /* --only NAME: run just this section (NULL: all) */
 } bench_ctx;
 
+/* Clock of every measurement: bench_use_cpu_clock(1) (--clock cpu) times one-thread runs by
+ * the calling thread's CPU clock, so other jobs on a shared machine do not inflate them;
+ * bench_now(threads) reads the clock in force for that thread count, in seconds. */
+void bench_use_cpu_clock(int on);
+double bench_now(int threads);
+
 /* Times the n contenders interleaved (A B C A B C ...): one warm-up call each, then each
  * timed sample runs enough calls to last ~2 ms; writes each contender's median seconds per
  * call to sec[i]. */

@@ -8,15 +8,10 @@
 #include <omp.h>
 #endif
 
+#include "bench_common.h"
 #include "bench_rows.h"
 #include "core/cpu.h"
 #include "shrink/tensor.h"
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* 10 independent chains x 8 lanes x 2 flops per iteration (named registers: an array may
  * be kept in memory); returns a value so nothing is optimized out. */
@@ -46,12 +41,12 @@ double bench_fma_peak_gflops(int threads) {
     const long iters = 20000000; /* 3.2 GFLOP per thread */
     double best = 0.0;
     for (int rep = 0; rep < 3; rep++) {
-        double t0 = now();
+        double t0 = bench_now(threads);
 #ifdef _OPENMP
 #pragma omp parallel num_threads(threads)
 #endif
         { bench_sink = fma_loop(iters); }
-        double g = 160.0 * iters * threads / (now() - t0) * 1e-9;
+        double g = 160.0 * iters * threads / (bench_now(threads) - t0) * 1e-9;
         if (g > best) best = g;
     }
     return best;
@@ -78,9 +73,9 @@ double bench_mem_read_gbs(void) {
     for (size_t i = 0; i < n; i++) p[i] = 1.0f;
     double best = 0.0;
     for (int rep = 0; rep < 5; rep++) {
-        double t0 = now();
+        double t0 = bench_now(1);
         bench_sink = (float)read_pass(p, n);
-        double g = (double)n * sizeof *p / (now() - t0) * 1e-9;
+        double g = (double)n * sizeof *p / (bench_now(1) - t0) * 1e-9;
         if (g > best) best = g;
     }
     shr_free(p);

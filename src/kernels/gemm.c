@@ -28,7 +28,7 @@ static int round_up(int x, int m) { return (x + m - 1) / m * m; }
  * columns) and, when the kernel packs op(B), its B columns (all N when splitting rows). */
 static double share_cost(int transB, int m, int n, int K, int ldb) {
     double tiles = (double)round_up(m, SHR_GEMM_MR) * round_up(n, COL_STEP) * K;
-    double packed = (double)m * K + (shr_gemm_avx2_packs_b(transB, m, ldb) ? (double)n * K : 0.0);
+    double packed = (double)m * K + (shr_gemm_avx2_packs_b(transB, m, K, ldb) ? (double)n * K : 0.0);
     return tiles + PACK_WEIGHT * packed;
 }
 

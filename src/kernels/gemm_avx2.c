@@ -398,7 +398,7 @@ void shr_gemm_f32_ex_avx2(int transA, int transB, int M, int N, int K, float alp
     /* Equal K blocks, from K alone: the summation order must not depend on M or N. */
     int nkb = (K + KC - 1) / KC;
     int kcb = (K + nkb - 1) / nkb;
-    int direct_b = !shr_gemm_avx2_packs_b(transB, M, ldb);
+    int direct_b = !shr_gemm_avx2_packs_b(transB, M, K, ldb);
     int mcap = round_up(M < MC ? M : MC, MR);
     int ncap = direct_b ? round_up(N, NR) : round_up(N < NC ? N : NC, NR);
     size_t a_n = (size_t)mcap * kcb + A_SLACK;

@@ -11,11 +11,12 @@
 
 /* Whether the AVX2 kernel packs op(B) for an M-row problem: it reads B in place when all of
  * op(A) fits one MC block (packing costs more than the strided loads save), except when the
- * row stride is a multiple of 4 KiB (every row of a strip maps to one L1 set) and more than
- * a few A panels reuse each strip. */
-static inline int shr_gemm_avx2_packs_b(int transB, int M, int ldb) {
+ * row stride is a multiple of 4 KiB: every row of a strip then maps to one L1 set, so a
+ * strip of more than a few rows (K) thrashes that set on every A panel that reuses it. */
+static inline int shr_gemm_avx2_packs_b(int transB, int M, int K, int ldb) {
     if (transB) return 1;
-    return M > (ldb % 1024 == 0 ? 32 : SHR_GEMM_MC);
+    if (ldb % 1024 == 0 && K > 4) return M > SHR_GEMM_MR;
+    return M > SHR_GEMM_MC;
 }
 
 #endif

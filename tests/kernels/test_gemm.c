@@ -196,6 +196,20 @@ static void test_large(void) {
         }
 }
 
+/* Row strides of B that are multiples of 4 KiB: the kernel then packs B when more than one
+ * A panel reuses a strip (in place below that, and for very short K). Both sides of each
+ * rule must match the reference. */
+static void test_page_stride(void) {
+    static const int shp[][3] = {{6, 1024, 16}, {7, 1024, 16}, {32, 1024, 16}, {33, 1000, 4}, {20, 2048, 9}};
+    unsigned v = 5;
+    for (int s = 0; s < (int)(sizeof shp / sizeof shp[0]); s++) {
+        prob p = make_prob(0, 0, shp[s][0], shp[s][1], shp[s][2], v++);
+        p.ldb = 1024 * ((shp[s][1] + 1023) / 1024);
+        if (have_avx2()) run_kern(&p, KERN_AVX2, 1);
+        run_kern(&p, KERN_DISPATCH, 2);
+    }
+}
+
 /* Threads 1 and 2 (and the unsplit AVX2 kernel) give bit-identical C; so does the
  * reference dispatch under forced reference kernels. */
 static void det_case(int tA, int tB, int M, int N, int K, int force_ref) {
@@ -293,6 +307,7 @@ int main(void) {
     RUN(test_grid_k);
     RUN(test_alpha_beta);
     RUN(test_large);
+    RUN(test_page_stride);
     RUN(test_determinism);
     RUN(test_nested);
     return test_summary();
