@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -123,21 +124,49 @@ static char *join_command(int argc, char **argv) {
 
 typedef struct compare_args {
     const char *data, *reference, *batches, *plot, *html;
-    int markdown, csv, json, threads;
+    int markdown, csv, json, threads, sqnr_samples;
     int64_t test_limit;
     double seconds;
 } compare_args;
 
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* With more runnable jobs than cores, an OpenMP team waits for descheduled
+ * threads at every barrier: latencies then measure the machine, not the model. */
+static void warn_if_busy(int threads) {
+    double load = 0;
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (!f) return;
+    int got = fscanf(f, "%lf", &load);
+    fclose(f);
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    if (got == 1 && threads > 1 && cores > 0 && load > (double)cores)
+        fprintf(stderr, "compare: warning: the machine is busy (load %.1f on %ld cores); latencies with %d threads "
+                        "will be noisy, --threads 1 gives steadier figures\n", load, cores, threads);
+}
+
 static int measure_all(shr_compare *c, const compare_args *a, shr_dataset *test) {
+    double t0 = now_s();
     for (int i = 0; i < c->n; i++) {
         fprintf(stderr, "compare: %s: accuracy on %lld samples\n", c->models[i].name, (long long)test->n);
         shr_status st = shr_compare_measure(&c->models[i], test, 256);
         if (st != SHR_OK) return cli_fail("compare", st);
     }
-    fprintf(stderr, "compare: timing %d model(s) interleaved at batch %s (%.2g s each)\n", c->n, a->batches,
-            a->seconds);
+    int64_t ns = a->sqnr_samples < test->n ? a->sqnr_samples : test->n;
+    if (ns > 0 && c->n > 1) fprintf(stderr, "compare: outputs against the reference's on %lld samples\n", (long long)ns);
+    shr_status so = shr_compare_outputs(c, test, a->sqnr_samples);
+    if (so != SHR_OK) return cli_fail("compare", so);
+    warn_if_busy(c->threads);
+    fprintf(stderr, "compare: accuracy and outputs took %.1f s; timing %d model(s) interleaved at batch %s (%.2g s each)\n",
+            now_s() - t0, c->n, a->batches, a->seconds);
+    double t1 = now_s();
     shr_status st = shr_compare_latency(c, a->seconds);
     if (st != SHR_OK) return cli_fail("compare", st);
+    fprintf(stderr, "compare: timing took %.1f s\n", now_s() - t1);
     shr_compare_finish(c);
     return CLI_OK;
 }
@@ -160,7 +189,7 @@ static int report(const shr_compare *c, const compare_args *a) {
 }
 
 int cmd_compare(int argc, char **argv) {
-    compare_args a = {.batches = "1,64", .seconds = 1.0};
+    compare_args a = {.batches = "1,64", .seconds = 1.0, .sqnr_samples = 500};
     const char *pos[MAX_MODELS + 1];
     int n_pos;
     cli_opt opts[] = {
@@ -169,7 +198,7 @@ int cmd_compare(int argc, char **argv) {
         {"--csv", OPT_FLAG, &a.csv, 0, 0},           {"--json", OPT_FLAG, &a.json, 0, 0},
         {"--plot", OPT_STR, &a.plot, 0, 0},          {"--html", OPT_STR, &a.html, 0, 0},
         {"--test-limit", OPT_I64, &a.test_limit, 0, 1e12}, {"--threads", OPT_INT, &a.threads, 0, 1024},
-        {"--seconds", OPT_FLOAT, &a.seconds, 0.01, 60},
+        {"--seconds", OPT_FLOAT, &a.seconds, 0.01, 60}, {"--sqnr-samples", OPT_INT, &a.sqnr_samples, 0, 1000000},
     };
     int rc = cli_parse("compare", argc, argv, opts, (int)(sizeof opts / sizeof opts[0]), pos, MAX_MODELS, &n_pos);
     if (rc != CLI_OK) return rc;

@@ -116,6 +116,7 @@ static const command commands[] = {
     {"compare", cmd_compare, "models side by side: size, FLOPs, accuracy, latency, memory; plots and HTML",
      "usage: shrink compare MODEL... --data DATA [--reference M] [--batch 1,64] [--markdown|--csv|--json]\n"
      "                      [--plot F.svg] [--html F.html] [--test-limit N] [--threads T] [--seconds S]\n"
+     "                      [--sqnr-samples N]\n"
      "\n"
      "Measures every model: file size and ratio to the reference (the first model, or --reference M),\n"
      "params, non-zeros, effective FLOPs (linear/conv scaled by weight density), weight bytes, activation\n"
@@ -124,7 +125,9 @@ static const command commands[] = {
      "interleaved until every median is stable and has S seconds (default 1) of runs; the spread of the\n"
      "round medians is reported as noise. Rows marked S / L are Pareto-optimal in accuracy vs file size /\n"
      "latency. --json prints an array, one object per model. --plot writes accuracy vs size and vs latency;\n"
-     "--html one self-contained page with the table, the plots, lineage and per-layer sparsity.\n"},
+     "--html one self-contained page with the table, the plots, lineage, per-layer sparsity and the\n"
+     "SQNR quantize recorded per layer, and each model's logits SQNR and top-1 agreement against the\n"
+     "reference on the first N test samples (--sqnr-samples, default 500; 0 skips).\n"},
     {"prune", cmd_prune, "prune weights, units, channels or blocks; fine-tune with the masks held",
      "usage: shrink prune MODEL.shrk --method M --sparsity S --data DATA -o OUT.shrk [options]\n"
      "\n"

@@ -29,15 +29,16 @@ typedef struct shr_bench_result {
 } shr_bench_result;
 
 /* Times eval-mode inference of `batch` samples: warm-up, then rounds of runs
- * until the running median moves by < 1% between rounds and at least
- * min_seconds passed (at most 10 x min_seconds). Input is random N(0,1). */
+ * until the running median moves by < 1% between rounds or its 95% confidence
+ * interval is within +-2%, with at least min_seconds of timed runs and 10 runs
+ * (at most 10 x min_seconds). Input is random N(0,1). */
 shr_status shr_bench_latency(const shr_graph *g, int batch, double min_seconds, shr_bench_result *out);
 
 /* The same for several models and batch sizes at once, interleaved: each round
  * runs every model at one batch size, then every model at the next (A B C A B C),
- * so machine drift hits all alike. Stops when every (model, batch) median is
- * stable and has min_seconds of timed runs, or after 3 x min_seconds x count
- * once each has 3 rounds. Rounds last min(50 ms, min_seconds / 2).
+ * so machine drift hits all alike. A (model, batch) pair leaves the rotation
+ * once settled as above; all stop after 2 x min_seconds x count once each has
+ * 3 rounds. Rounds last min(50 ms, min_seconds / 2), at least 2 runs.
  * out[b * n_graphs + m] is model m at batches[b]. */
 shr_status shr_bench_interleaved(const shr_graph *const *graphs, int n_graphs, const int *batches, int n_batches,
                                  double min_seconds, shr_bench_result *out);
@@ -112,6 +113,11 @@ typedef struct shr_compare_model {
     double accuracy, loss;    /* accuracy in 0..1 */
     int64_t eval_samples;
     shr_bench_result lat[SHR_COMPARE_MAX_BATCHES]; /* per shr_compare.batches */
+    /* Outputs against the reference's on the same test samples (shr_compare_outputs;
+     * NaN / 0 when not measured, e.g. for the reference itself). */
+    double output_sqnr_db;    /* 10 log10(sum ref^2 / sum (ref - this)^2) over the logits */
+    double top1_agreement;    /* fraction of samples whose top class matches the reference's */
+    int64_t output_samples;
     /* Derived (shr_compare_finish). */
     double size_ratio;        /* file_bytes / the reference's */
     double delta_pt;          /* accuracy - the reference's, in percentage points */
@@ -138,6 +144,10 @@ typedef struct shr_compare {
 shr_status shr_compare_measure(shr_compare_model *m, const shr_dataset *test, int eval_batch);
 /* Interleaved latency of all models at all batch sizes (see shr_bench_interleaved). */
 shr_status shr_compare_latency(shr_compare *c, double min_seconds);
+/* Each model's logits against the reference's on the first `samples` samples of
+ * test (each model with its own preprocessing): output_sqnr_db, top1_agreement.
+ * Models whose output size differs from the reference's are left unmeasured. */
+shr_status shr_compare_outputs(shr_compare *c, const shr_dataset *test, int samples);
 /* Ratios, deltas and speedups against the reference; Pareto marks. */
 void shr_compare_finish(shr_compare *c);
 

@@ -11,7 +11,10 @@
 #include "report/bench_internal.h"
 #include "shrink/rng.h"
 
-enum { MAX_RUNS = 200000, ROUND_MIN_RUNS = 5 };
+/* A round has at least 2 runs, so that a slow pair (a 100 ms batch) still
+ * gets short rounds; a pair needs 10 runs before its median is trusted. */
+enum { MAX_RUNS = 200000, ROUND_MIN_RUNS = 2, DONE_MIN_RUNS = 10 };
+#define CI_HALF_WIDTH 0.02 /* of the median: "precise enough" */
 
 double shr_bench_now(void) {
     struct timespec ts;
@@ -39,6 +42,21 @@ static double median_of(const double *t, int n) {
     double m = percentile(s, n, 0.5);
     free(s);
     return m;
+}
+
+/* Median of t[0..n) and the half-width of its distribution-free 95%
+ * confidence interval: the order statistics n/2 -+ 0.98 sqrt(n) bound it. */
+static int median_ci(const double *t, int n, double *median, double *half_width) {
+    double *s = n > 0 ? malloc((size_t)n * sizeof *s) : NULL;
+    if (!s) return 0;
+    memcpy(s, t, (size_t)n * sizeof *s);
+    qsort(s, (size_t)n, sizeof *s, cmp_double);
+    *median = percentile(s, n, 0.5);
+    double r = 0.98 * sqrt((double)n);
+    int lo = (int)floor(0.5 * n - r), hi = (int)ceil(0.5 * n + r);
+    *half_width = lo < 0 || hi > n - 1 ? INFINITY : 0.5 * (s[hi] - s[lo]);
+    free(s);
+    return 1;
 }
 
 static int grow(double **p, int *cap, int need) {
@@ -96,11 +114,17 @@ shr_status shr_bench_timer_round(shr_bench_timer *b, double round_s) {
     if (b->n == first) return SHR_OK; /* run cap reached: nothing new */
     if (!grow(&b->medians, &b->cap_rounds, b->n_rounds + 1)) return shr_fail(SHR_ERR_NOMEM, "bench: out of memory");
     b->medians[b->n_rounds++] = median_of(b->t + first, b->n - first);
-    double m = median_of(b->t, b->n);
-    if (isnan(m)) return shr_fail(SHR_ERR_NOMEM, "bench: out of memory");
-    b->stable = b->prev_median > 0 && fabs(m - b->prev_median) <= 0.01 * m;
+    double m, ci;
+    if (!median_ci(b->t, b->n, &m, &ci)) return shr_fail(SHR_ERR_NOMEM, "bench: out of memory");
+    /* Settled: the median stopped moving (quiet machine), or it is pinned
+     * down to +-2% even though single runs scatter (busy machine). */
+    b->stable = (b->prev_median > 0 && fabs(m - b->prev_median) <= 0.01 * m) || ci <= CI_HALF_WIDTH * m;
     b->prev_median = m;
     return SHR_OK;
+}
+
+int shr_bench_timer_done(const shr_bench_timer *b, double min_seconds) {
+    return (b->stable && b->timed_s >= min_seconds && b->n >= DONE_MIN_RUNS && b->n_rounds >= 2) || b->n >= MAX_RUNS;
 }
 
 void shr_bench_timer_result(const shr_bench_timer *b, shr_bench_result *out) {
@@ -146,7 +170,7 @@ shr_status shr_bench_latency(const shr_graph *g, int batch, double min_seconds, 
     double t0 = shr_bench_now();
     while ((st = shr_bench_timer_round(&b, 0.05)) == SHR_OK) {
         double el = shr_bench_now() - t0;
-        if ((b.stable && el >= min_seconds) || el >= 10 * min_seconds || b.n >= MAX_RUNS) break;
+        if (shr_bench_timer_done(&b, min_seconds) || (el >= 10 * min_seconds && b.n_rounds >= 3)) break;
     }
     if (st == SHR_OK) shr_bench_timer_result(&b, out);
     shr_bench_timer_end(&b);
@@ -169,17 +193,23 @@ shr_status shr_bench_interleaved(const shr_graph *const *graphs, int n_graphs, c
                                    0.1 * min_seconds);
     if (st != SHR_OK) started--; /* the failed one cleaned up after itself */
     double t0 = shr_bench_now(), round_s = fmin(0.05, 0.5 * min_seconds);
+    int *finished = calloc((size_t)n, sizeof *finished);
+    if (!finished && st == SHR_OK) st = shr_fail(SHR_ERR_NOMEM, "bench: out of memory");
     while (st == SHR_OK) {
         int done = 1, min_rounds = INT32_MAX;
+        /* A pair that is done keeps its figures and leaves the rotation, so
+         * the slowest pair does not keep the others running. */
         for (int k = 0; k < n && st == SHR_OK; k++) {
-            st = shr_bench_timer_round(&b[k], round_s);
-            done &= (b[k].stable && b[k].timed_s >= min_seconds) || b[k].n >= MAX_RUNS;
+            if (!finished[k]) st = shr_bench_timer_round(&b[k], round_s);
+            finished[k] = finished[k] || shr_bench_timer_done(&b[k], min_seconds);
+            done &= finished[k];
             if (b[k].n_rounds < min_rounds) min_rounds = b[k].n_rounds;
         }
-        /* A loaded machine may never settle to 1%: give up at 3x the plan, but
-         * only after 3 rounds each (the noise figure says how unsettled it was). */
-        if (done || (shr_bench_now() - t0 >= 3 * min_seconds * n && min_rounds >= 3)) break;
+        /* A loaded machine may never settle: give up at 2x the plan, but only
+         * after 3 rounds each (the noise figure says how unsettled it was). */
+        if (done || (shr_bench_now() - t0 >= 2 * min_seconds * n && min_rounds >= 3)) break;
     }
+    free(finished);
     for (int k = 0; k < n && st == SHR_OK; k++) shr_bench_timer_result(&b[k], &out[k]);
     for (int k = 0; k < started; k++) shr_bench_timer_end(&b[k]);
     free(b);

@@ -16,7 +16,7 @@ typedef struct shr_bench_timer {
     double *medians;   /* median of each round's runs */
     int n_rounds, cap_rounds;
     double prev_median; /* median over all runs after the previous round */
-    int stable;         /* the overall median moved < 1% in the last round */
+    int stable;         /* the median moved < 1% in the last round, or its 95% CI is within +-2% */
     double timed_s;     /* sum of timed runs */
 } shr_bench_timer;
 
@@ -24,6 +24,8 @@ typedef struct shr_bench_timer {
 shr_status shr_bench_timer_begin(shr_bench_timer *b, const shr_graph *g, int batch, double warm_s);
 /* One round: timed runs for about round_s seconds (at least 5 runs). */
 shr_status shr_bench_timer_round(shr_bench_timer *b, double round_s);
+/* Enough: stable, min_seconds of timed runs, 10 runs and 2 rounds (or the run cap). */
+int shr_bench_timer_done(const shr_bench_timer *b, double min_seconds);
 /* Percentiles over all timed runs; noise_pct from the spread of round medians. */
 void shr_bench_timer_result(const shr_bench_timer *b, shr_bench_result *out);
 void shr_bench_timer_end(shr_bench_timer *b);

@@ -9,6 +9,7 @@
 #include "report/compare_cells.h"
 #include "report/strbuf.h"
 #include "report/svg.h"
+#include "shrink/quant.h"
 
 enum { MAP_MAX = 48, CELL_TXT = 96 };
 
@@ -21,7 +22,7 @@ static const char *CSS =
     "font-variant-numeric:tabular-nums;white-space:nowrap}tr.front td.name{font-weight:bold}"
     "tr.ref td{background:#fbfbf2}.legend{font-size:13px;color:#444}code{font-size:12px}"
     ".bar{display:inline-block;width:120px;height:10px;background:#e9edf2;vertical-align:middle}"
-    ".bar div{height:10px;background:#2b6cb0}.plots svg{max-width:100%;height:auto}"
+    ".bar span{display:block;height:10px;background:#2b6cb0}.plots svg{max-width:100%;height:auto}"
     "details{margin:6px 0}summary{cursor:pointer;font-weight:bold}.maps{display:flex;flex-wrap:wrap;gap:14px}"
     ".map{font-size:11px;color:#444}.wide{overflow-x:auto;max-width:100%}";
 
@@ -85,7 +86,7 @@ static void density_map(shr_strbuf *b, const shr_graph *g, const char *layer, co
 static void layer_table(shr_strbuf *b, const shr_graph *g) {
     shr_sb_puts(b, "<table><thead><tr><th class=\"l\">layer</th><th class=\"l\">op</th><th class=\"l\">dtype</th>"
                    "<th>params</th><th>non-zero</th><th class=\"l\">density</th><th>weight bytes</th>"
-                   "<th>MFLOPs</th><th>eff. MFLOPs</th></tr></thead><tbody>\n");
+                   "<th>MFLOPs</th><th>eff. MFLOPs</th><th>SQNR dB</th></tr></thead><tbody>\n");
     for (int k = 0; k < g->n_nodes; k++) {
         shr_layer_metrics lm;
         shr_layer_metrics_compute(g, k, &lm);
@@ -96,13 +97,19 @@ static void layer_table(shr_strbuf *b, const shr_graph *g) {
         shr_sb_printf(b, "</td><td class=\"l\">%s</td><td class=\"l\">%s</td>", shr_op_name(g->nodes[k].op),
                       lm.has_weight ? shr_dtype_name(lm.dtype) : "");
         if (lm.has_weight)
-            shr_sb_printf(b, "<td>%lld</td><td>%lld</td><td class=\"l\"><span class=\"bar\"><div style=\"width:%.1f%%\">"
-                             "</div></span> %.1f%%</td><td>%lld</td>",
+            shr_sb_printf(b, "<td>%lld</td><td>%lld</td><td class=\"l\"><span class=\"bar\"><span style=\"width:%.1f%%\">"
+                             "</span></span> %.1f%%</td><td>%lld</td>",
                           (long long)lm.params, (long long)lm.nonzero, 100 * density, 100 * density,
                           (long long)lm.weight_bytes);
         else
             shr_sb_puts(b, "<td></td><td></td><td></td><td></td>");
-        shr_sb_printf(b, "<td>%.3f</td><td>%.3f</td></tr>\n", lm.flops / 1e6, lm.effective_flops / 1e6);
+        shr_sb_printf(b, "<td>%.3f</td><td>%.3f</td>", lm.flops / 1e6, lm.effective_flops / 1e6);
+        /* Recorded by quantize: this layer's output against its float twin's. */
+        double sqnr = shr_quant_layer_sqnr(g, g->nodes[k].name);
+        if (isnan(sqnr))
+            shr_sb_puts(b, "<td></td></tr>\n");
+        else
+            shr_sb_printf(b, "<td class=\"sqnr\">%.2f</td></tr>\n", sqnr);
     }
     shr_sb_puts(b, "</tbody></table>\n");
 }
@@ -133,7 +140,11 @@ static void model_section(shr_strbuf *b, const shr_compare *c, int i) {
         s += len + (e ? 1 : 0);
     }
     shr_sb_puts(b, steps ? "</ol>\n" : "<li>not recorded</li></ol>\n");
-    shr_sb_puts(b, "<details><summary>layers</summary>\n");
+    if (m->output_samples > 0)
+        shr_sb_printf(b, "<p class=\"meta outputs\">outputs against the reference's on %lld test samples: "
+                         "SQNR %.2f dB, top-1 agreement %.1f%%</p>\n",
+                      (long long)m->output_samples, m->output_sqnr_db, 100 * m->top1_agreement);
+    shr_sb_puts(b, "<details open><summary>layers</summary>\n");
     layer_table(b, g);
     shr_sb_puts(b, "</details>\n<div class=\"maps\">\n");
     for (int k = 0; k < g->n_nodes; k++) {
@@ -166,7 +177,9 @@ shr_status shr_compare_html(const shr_compare *c, char **out) {
     cmp_legend(c, &b, CMP_HTML);
     shr_sb_puts(&b, "</ul>\n<h2>Trade-offs</h2>\n<div class=\"plots\">");
     shr_sb_puts(&b, svg);
-    shr_sb_puts(&b, "</div>\n<h2>Models</h2>\n");
+    shr_sb_puts(&b, "</div>\n<h2>Models</h2>\n<p class=\"legend\">Layer SQNR: recorded by <code>shrink quantize</code>, "
+                    "each quantized layer's output against the float model it was made from, on calibration "
+                    "samples (end to end: it includes the error of the layers before). Empty for float layers.</p>\n");
     for (int i = 0; i < c->n; i++) model_section(&b, c, i);
     shr_sb_puts(&b, "</body></html>\n");
     free(svg);

@@ -50,6 +50,10 @@ static json_t *model_json(const shr_compare *c, int i) {
     bad |= set(o, "accuracy_delta_pt", real_or_null(m->delta_pt));
     bad |= set(o, "loss", real_or_null(m->loss));
     bad |= set(o, "eval_samples", json_integer(m->eval_samples));
+    /* null: not measured (the reference) or infinite (identical outputs). */
+    bad |= set(o, "output_sqnr_db", real_or_null(m->output_samples ? m->output_sqnr_db : NAN));
+    bad |= set(o, "top1_agreement", real_or_null(m->output_samples ? m->top1_agreement : NAN));
+    bad |= set(o, "output_samples", json_integer(m->output_samples));
     bad |= set(o, "pareto_size", json_boolean(m->pareto_size));
     bad |= set(o, "pareto_latency", json_boolean(m->pareto_latency));
     for (int b = 0; b < c->n_batches; b++) {

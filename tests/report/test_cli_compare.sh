@@ -57,6 +57,12 @@ mkdir -p "$tmp/other" && cp "$tmp/mlp.shrk" "$tmp/other/mlp.shrk"
 check "extra reference first" "[ \"$(py "$tmp/r2.json" 'len(d) == 2 and d[0]["reference"]')\" = True ]"
 "$cli" compare "$tmp/mlp.shrk" "$tmp/other/mlp.shrk" "${common[@]}" --json >"$tmp/r3.json" 2>/dev/null
 check "clashing names fall back to paths" "[ \"$(py "$tmp/r3.json" 'd[0]["name"] != d[1]["name"]')\" = True ]"
+check "a copy's outputs are the reference's (agreement 1, infinite SQNR: null)" \
+  "[ \"$(py "$tmp/r3.json" 'd[1]["top1_agreement"] == 1 and d[1]["output_sqnr_db"] is None and d[1]["output_samples"] == 300')\" = True ]"
+check "outputs compared on the test samples (300 < 500)" \
+  "[ \"$(py "$tmp/c.json" 'd[0]["output_samples"] == 0 and d[1]["output_samples"] == 300 and 0 <= d[1]["top1_agreement"] <= 1')\" = True ]"
+"$cli" compare "$tmp/mlp.shrk" "$tmp/lenet5.shrk" "${common[@]}" --sqnr-samples 0 --json >"$tmp/s0.json" 2>/dev/null
+check "--sqnr-samples 0 skips the outputs" "[ \"$(py "$tmp/s0.json" 'd[1]["output_samples"] == 0 and d[1]["top1_agreement"] is None')\" = True ]"
 
 expect() { "${@:2}" >/dev/null 2>"$tmp/err"; local rc=$?; check "$* -> exit $1 (got $rc)" "[ $rc = $1 ]"; }
 expect 2 "$cli" compare --data fashion-mnist
@@ -64,6 +70,7 @@ expect 2 "$cli" compare "$tmp/mlp.shrk"
 expect 2 "$cli" compare "$tmp/mlp.shrk" --data fashion-mnist --json --csv
 expect 2 "$cli" compare "$tmp/mlp.shrk" --data fashion-mnist --batch 1,,2
 expect 2 "$cli" compare "$tmp/mlp.shrk" --data fashion-mnist --batch 1,2,3,4,5,6,7,8,9
+expect 2 "$cli" compare "$tmp/mlp.shrk" --data fashion-mnist --sqnr-samples -1
 expect 1 "$cli" compare "$tmp/mlp.shrk" "$tmp/none.shrk" --data fashion-mnist
 expect 1 "$cli" compare "$tmp/mlp.shrk" --data "$tmp/no-such-data"
 
