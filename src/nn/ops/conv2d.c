@@ -402,13 +402,16 @@ static shr_status conv_backward(shr_op_io *io, const shr_tensor *dout, shr_tenso
     size_t ysz = (size_t)c.OC * c.P;
 
     if (db) {
-        /* Per output channel, a fixed summation order over (image, position). */
+        /* Per output channel, a fixed summation order over (image, position): the plane sum
+         * is an omp simd reduction (lane partials, combined in an order fixed at compile
+         * time) — a scalar chain would wait on every add's latency. */
 #pragma omp parallel for schedule(static)
         for (int o = 0; o < c.OC; o++) {
             double s = 0.0;
             for (int i = 0; i < N; i++) {
                 const float *yr = dy + (size_t)i * ysz + (size_t)o * c.P;
                 float acc = 0.0f;
+#pragma omp simd reduction(+ : acc)
                 for (int p = 0; p < c.P; p++) acc += yr[p];
                 s += acc;
             }
