@@ -24,7 +24,12 @@ static const char *CSS =
     ".bar{display:inline-block;width:120px;height:10px;background:#e9edf2;vertical-align:middle}"
     ".bar span{display:block;height:10px;background:#2b6cb0}.plots svg{max-width:100%;height:auto}"
     "details{margin:6px 0}summary{cursor:pointer;font-weight:bold}.maps{display:flex;flex-wrap:wrap;gap:14px}"
-    ".map{font-size:11px;color:#444}.wide{overflow-x:auto;max-width:100%}";
+    ".map{font-size:11px;color:#444}.wide{overflow-x:auto;max-width:100%}"
+    /* The summary has some 25 columns: headers wrap so that the table fits a
+     * 1300 px window; each model's lineage chain heads its section instead. */
+    "table.summary{font-size:12px}table.summary th,table.summary td{padding:3px 5px}"
+    "table.summary th{white-space:normal;vertical-align:bottom;min-width:3.2em}"
+    ".chain{font-weight:normal;color:#555;font-size:13px}";
 
 static void summary_table(shr_strbuf *b, const shr_compare *c) {
     cmp_column cols[CMP_MAX_COLS];
@@ -37,7 +42,7 @@ static void summary_table(shr_strbuf *b, const shr_compare *c) {
         shr_sb_xml(b, cell);
         shr_sb_puts(b, "</th>");
     }
-    shr_sb_puts(b, "<th class=\"l\">lineage</th></tr></thead><tbody>\n");
+    shr_sb_puts(b, "</tr></thead><tbody>\n");
     for (int i = 0; i < c->n; i++) {
         const shr_compare_model *m = &c->models[i];
         shr_sb_printf(b, "<tr class=\"%s%s\">", m->pareto_size || m->pareto_latency ? "front" : "",
@@ -49,12 +54,7 @@ static void summary_table(shr_strbuf *b, const shr_compare *c) {
             shr_sb_xml(b, cell);
             shr_sb_puts(b, "</td>");
         }
-        char *chain = NULL;
-        if (shr_lineage_summary(m->graph ? m->graph->lineage : NULL, &chain) != SHR_OK) b->failed = 1;
-        shr_sb_puts(b, "<td class=\"l\">");
-        shr_sb_xml(b, chain);
-        shr_sb_puts(b, "</td></tr>\n");
-        free(chain);
+        shr_sb_puts(b, "</tr>\n");
     }
     shr_sb_puts(b, "</tbody></table></div>\n");
 }
@@ -119,7 +119,13 @@ static void model_section(shr_strbuf *b, const shr_compare *c, int i) {
     const shr_graph *g = m->graph;
     shr_sb_puts(b, "<h3>");
     shr_sb_xml(b, m->name);
-    shr_sb_puts(b, i == c->reference ? " (reference)</h3>\n" : "</h3>\n");
+    shr_sb_puts(b, i == c->reference ? " (reference)" : "");
+    char *chain = NULL;
+    if (shr_lineage_summary(g->lineage, &chain) != SHR_OK) b->failed = 1;
+    shr_sb_puts(b, " <span class=\"chain\">");
+    shr_sb_xml(b, chain);
+    shr_sb_puts(b, "</span></h3>\n");
+    free(chain);
     if (m->path) {
         shr_sb_puts(b, "<p class=\"meta\"><code>");
         shr_sb_xml(b, m->path);
