@@ -123,7 +123,7 @@ static char *join_command(int argc, char **argv) {
 }
 
 typedef struct compare_args {
-    const char *data, *reference, *batches, *plot, *html;
+    const char *data, *reference, *batches, *plot, *html, *clock;
     int markdown, csv, json, threads, sqnr_samples;
     int64_t test_limit;
     double seconds;
@@ -199,6 +199,7 @@ int cmd_compare(int argc, char **argv) {
         {"--plot", OPT_STR, &a.plot, 0, 0},          {"--html", OPT_STR, &a.html, 0, 0},
         {"--test-limit", OPT_I64, &a.test_limit, 0, 1e12}, {"--threads", OPT_INT, &a.threads, 0, 1024},
         {"--seconds", OPT_FLOAT, &a.seconds, 0.01, 60}, {"--sqnr-samples", OPT_INT, &a.sqnr_samples, 0, 1000000},
+        {"--clock", OPT_STR, &a.clock, 0, 0},
     };
     int rc = cli_parse("compare", argc, argv, opts, (int)(sizeof opts / sizeof opts[0]), pos, MAX_MODELS, &n_pos);
     if (rc != CLI_OK) return rc;
@@ -218,6 +219,13 @@ int cmd_compare(int argc, char **argv) {
     for (int i = 0; i < n_pos; i++) paths[n++] = pos[i];
     if (c.reference < 0) c.reference = 0;
     shr_set_threads(a.threads);
+    /* The thread's CPU clock sees one thread's work only. */
+    if (a.clock && strcmp(a.clock, "wall") != 0 && strcmp(a.clock, "cpu") != 0)
+        return cli_usage("compare", "--clock is wall or cpu (got '%s')", a.clock);
+    c.clock = a.clock && strcmp(a.clock, "cpu") == 0 ? SHR_CLOCK_THREAD_CPU : SHR_CLOCK_WALL;
+    if (c.clock == SHR_CLOCK_THREAD_CPU && shr_get_threads() != 1)
+        return cli_usage("compare", "--clock cpu times one thread: add --threads 1");
+    shr_bench_set_clock(c.clock);
 
     shr_compare_model models[MAX_MODELS + 1];
     static char names[MAX_MODELS + 1][128];

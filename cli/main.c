@@ -52,11 +52,13 @@ static const command commands[] = {
      "JSON keys: params, nonzero_params, file_bytes, flops (per sample, multiply-add = 2),\n"
      "layers (name, op, shape, params, nonzero, dtype, flops), preprocess, lineage.\n"},
     {"bench", cmd_bench, "inference latency and throughput",
-     "usage: shrink bench MODEL.shrk [--batch 1,64] [--threads T] [--seconds S] [--json]\n"
+     "usage: shrink bench MODEL.shrk [--batch 1,64] [--threads T] [--seconds S] [--clock wall|cpu] [--json]\n"
      "\n"
-     "Warms up, then times rounds of runs until the median moves by less than 1% and at\n"
-     "least S seconds (default 1) passed per batch size. JSON: results[] with batch,\n"
-     "latency_ms_p50/p90/p99, samples_per_s; peak_rss_bytes.\n"},
+     "Warms up, then times rounds of runs until the median moves by less than 1% (or its 95%\n"
+     "confidence interval is within 2%) and at least S seconds (default 1) of runs passed per\n"
+     "batch size. --clock cpu (with --threads 1): runs timed by the thread's CPU clock, leaving\n"
+     "out time other jobs held the core. JSON: results[] with batch, latency_ms_p50/p90/p99,\n"
+     "samples_per_s; clock; peak_rss_bytes.\n"},
     {"import", cmd_import, "read an ONNX model into a .shrk file",
      "usage: shrink import MODEL.onnx -o OUT.shrk [--normalize MEAN,STD] [--no-batch-dim] [--json]\n"
      "\n"
@@ -116,7 +118,7 @@ static const command commands[] = {
     {"compare", cmd_compare, "models side by side: size, FLOPs, accuracy, latency, memory; plots and HTML",
      "usage: shrink compare MODEL... --data DATA [--reference M] [--batch 1,64] [--markdown|--csv|--json]\n"
      "                      [--plot F.svg] [--html F.html] [--test-limit N] [--threads T] [--seconds S]\n"
-     "                      [--sqnr-samples N]\n"
+     "                      [--sqnr-samples N] [--clock wall|cpu]\n"
      "\n"
      "Measures every model: file size and ratio to the reference (the first model, or --reference M),\n"
      "params, non-zeros, effective FLOPs (linear/conv scaled by weight density), weight bytes, activation\n"
@@ -127,7 +129,8 @@ static const command commands[] = {
      "latency. --json prints an array, one object per model. --plot writes accuracy vs size and vs latency;\n"
      "--html one self-contained page with the table, the plots, lineage, per-layer sparsity and the\n"
      "SQNR quantize recorded per layer, and each model's logits SQNR and top-1 agreement against the\n"
-     "reference on the first N test samples (--sqnr-samples, default 500; 0 skips).\n"},
+     "reference on the first N test samples (--sqnr-samples, default 500; 0 skips). --clock cpu (with\n"
+     "--threads 1) times each run by the thread's CPU clock: steadier on a machine shared with other jobs.\n"},
     {"prune", cmd_prune, "prune weights, units, channels or blocks; fine-tune with the masks held",
      "usage: shrink prune MODEL.shrk --method M --sparsity S --data DATA -o OUT.shrk [options]\n"
      "\n"

@@ -28,6 +28,14 @@ typedef struct shr_bench_result {
     size_t arena_bytes;            /* activation arena of the plan */
 } shr_bench_result;
 
+/* The clock that times each run: wall time (default) or, with one thread only,
+ * the calling thread's CPU time -- what the run needed, leaving out the time
+ * other jobs held the core on a shared machine. Process-wide, like the thread
+ * count. Round lengths and time budgets stay in wall time. */
+typedef enum shr_bench_clock { SHR_CLOCK_WALL = 0, SHR_CLOCK_THREAD_CPU } shr_bench_clock;
+void shr_bench_set_clock(shr_bench_clock clock);
+shr_bench_clock shr_bench_get_clock(void);
+
 /* Times eval-mode inference of `batch` samples: warm-up, then rounds of runs
  * until the running median moves by < 1% between rounds or its 95% confidence
  * interval is within +-2%, with at least min_seconds of timed runs and 10 runs
@@ -136,6 +144,7 @@ typedef struct shr_compare {
     const char *data;         /* the dataset spec */
     const char *command;      /* the command line that made the report */
     int threads;
+    shr_bench_clock clock;    /* how the runs were timed (shown in the legend) */
     const char *kernels;
     int64_t base_rss_bytes;   /* RSS of the empty measuring process (see peak_rss_bytes) */
 } shr_compare;

@@ -11,13 +11,13 @@ typedef struct shr_bench_timer {
     shr_plan *plan;
     float *x; /* batch x sample inputs, N(0,1) */
     int batch;
-    double *t;         /* seconds per timed run */
+    double *t;         /* seconds per timed run, on the chosen clock */
     int n, cap;
     double *medians;   /* median of each round's runs */
     int n_rounds, cap_rounds;
     double prev_median; /* median over all runs after the previous round */
     int stable;         /* the median moved < 1% in the last round, or its 95% CI is within +-2% */
-    double timed_s;     /* sum of timed runs */
+    double timed_s;     /* wall time of the timed runs */
 } shr_bench_timer;
 
 /* Compiles the plan, fills the input and warms up (at least 3 runs and warm_s seconds). */

@@ -140,8 +140,11 @@ void cmp_legend(const shr_compare *c, shr_strbuf *b, cmp_style style) {
         item(b, style, line);
     }
     if (c->threads > 0) {
-        snprintf(line, sizeof line, "%d thread(s), %s kernels%s%s", c->threads, c->kernels ? c->kernels : "?",
-                 c->data ? ", data " : "", c->data ? c->data : "");
+        snprintf(line, sizeof line, "%d thread(s), %s kernels%s%s%s", c->threads, c->kernels ? c->kernels : "?",
+                 c->data ? ", data " : "", c->data ? c->data : "",
+                 c->clock == SHR_CLOCK_THREAD_CPU ? "; runs timed by the thread's CPU clock (time other jobs held "
+                                                    "the core left out)"
+                                                  : "");
         item(b, style, line);
     }
 }

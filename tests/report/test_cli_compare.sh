@@ -62,6 +62,10 @@ check "a copy's outputs are the reference's (agreement 1, infinite SQNR: null)" 
 check "outputs compared on the test samples (300 < 500)" \
   "[ \"$(py "$tmp/c.json" 'd[0]["output_samples"] == 0 and d[1]["output_samples"] == 300 and 0 <= d[1]["top1_agreement"] <= 1')\" = True ]"
 "$cli" compare "$tmp/mlp.shrk" "$tmp/lenet5.shrk" "${common[@]}" --sqnr-samples 0 --json >"$tmp/s0.json" 2>/dev/null
+"$cli" compare "$tmp/mlp.shrk" "$tmp/lenet5.shrk" "${common[@]}" --clock cpu >"$tmp/cpu.txt" 2>/dev/null
+check "--clock cpu: timed and said so" "grep -q \"thread's CPU clock\" $tmp/cpu.txt && grep -q '^ *[SL ]* *lenet5 ' $tmp/cpu.txt"
+"$cli" bench "$tmp/lenet5.shrk" --threads 1 --clock cpu --seconds 0.05 --json >"$tmp/b.json" 2>/dev/null
+check "bench --clock cpu" "[ \"$(py "$tmp/b.json" 'd["clock"] == "thread-cpu" and d["results"][0]["latency_ms_p50"] > 0')\" = True ]"
 check "--sqnr-samples 0 skips the outputs" "[ \"$(py "$tmp/s0.json" 'd[1]["output_samples"] == 0 and d[1]["top1_agreement"] is None')\" = True ]"
 
 expect() { "${@:2}" >/dev/null 2>"$tmp/err"; local rc=$?; check "$* -> exit $1 (got $rc)" "[ $rc = $1 ]"; }
@@ -71,6 +75,9 @@ expect 2 "$cli" compare "$tmp/mlp.shrk" --data fashion-mnist --json --csv
 expect 2 "$cli" compare "$tmp/mlp.shrk" --data fashion-mnist --batch 1,,2
 expect 2 "$cli" compare "$tmp/mlp.shrk" --data fashion-mnist --batch 1,2,3,4,5,6,7,8,9
 expect 2 "$cli" compare "$tmp/mlp.shrk" --data fashion-mnist --sqnr-samples -1
+expect 2 "$cli" compare "$tmp/mlp.shrk" --data fashion-mnist --clock cpu --threads 2
+expect 2 "$cli" compare "$tmp/mlp.shrk" --data fashion-mnist --clock sundial
+expect 2 "$cli" bench "$tmp/mlp.shrk" --clock cpu --threads 2
 expect 1 "$cli" compare "$tmp/mlp.shrk" "$tmp/none.shrk" --data fashion-mnist
 expect 1 "$cli" compare "$tmp/mlp.shrk" --data "$tmp/no-such-data"
 

@@ -213,6 +213,24 @@ static void test_measure_and_time(void) {
             CHECK(l->p50_ms > 0 && l->min_ms <= l->p50_ms && l->p50_ms <= l->p99_ms && l->p99_ms <= l->max_ms);
             CHECK(l->arena_bytes > 0 && l->noise_pct >= 0);
         }
+    /* The thread's CPU clock: the same figures' shape; refused with 2 threads. */
+    shr_bench_set_clock(SHR_CLOCK_THREAD_CPU);
+    CHECK(shr_bench_get_clock() == SHR_CLOCK_THREAD_CPU);
+    CHECK_OK(shr_compare_latency(&f.c, 0.01));
+    for (int i = 0; i < N; i++) {
+        const shr_bench_result *l = &f.m[i].lat[0];
+        CHECK(l->runs >= 10 && l->p50_ms > 0 && l->min_ms <= l->p50_ms && l->p50_ms <= l->max_ms);
+    }
+    shr_set_threads(2);
+    CHECK_STATUS(shr_compare_latency(&f.c, 0.01), SHR_ERR_INVALID_ARG);
+    shr_set_threads(1);
+    f.c.clock = SHR_CLOCK_THREAD_CPU;
+    shr_compare_finish(&f.c);
+    char *text = NULL;
+    CHECK_OK(shr_compare_table(&f.c, SHR_TABLE_TEXT, &text));
+    CHECK(text && strstr(text, "runs timed by the thread's CPU clock"));
+    free(text);
+    shr_bench_set_clock(SHR_CLOCK_WALL);
     f.c.n_batches = 0;
     CHECK_STATUS(shr_compare_latency(&f.c, 0.01), SHR_ERR_INVALID_ARG);
     teardown(&f);
