@@ -236,6 +236,10 @@ static void conv_fwd_chunk(const conv_cfg *c, const shr_conv_geom *geo, const fl
     }
 }
 
+/* Filter counts (per group) up to this use the dot-product form of dw (gemm's narrow path). */
+#define DW_DOT_MAX_OC 12
+#define DW_DOT_MAX_FLOATS 4096
+
 /* nbc images' gradients: dw (OC, K) += dy col^T; dx (nbc, C, H, W) += col2im(W^T dy).
  * dx / dw may be NULL. col first holds the input columns, then their gradient. */
 static void conv_bwd_chunk(const conv_cfg *c, const shr_conv_geom *geo, const float *x, const float *w,
@@ -252,7 +256,17 @@ static void conv_bwd_chunk(const conv_cfg *c, const shr_conv_geom *geo, const fl
         }
         if (dw) {
             const float *B = conv_columns(c, geo, x, g, nbc, col);
-            shr_gemm_f32(0, 1, c->OCg, c->K, ld, 1.0f, D, ld, B, ld, 1.0f, dw + (size_t)g * c->OCg * c->K, c->K);
+            float *dwg = dw + (size_t)g * c->OCg * c->K;
+            if (c->OCg <= DW_DOT_MAX_OC && (size_t)c->K * c->OCg <= DW_DOT_MAX_FLOATS && ld >= 16) {
+                /* Few filters: dw^T = col dy^T runs as dot products along the long pixel
+                 * axis (kernels' narrow-output path), without transposing col into panels. */
+                float t[DW_DOT_MAX_FLOATS];
+                shr_gemm_f32_ex(0, 1, c->K, c->OCg, ld, 1.0f, B, ld, D, ld, 0.0f, t, c->OCg, NULL);
+                for (int o = 0; o < c->OCg; o++)
+                    for (int k = 0; k < c->K; k++) dwg[(size_t)o * c->K + k] += t[(size_t)k * c->OCg + o];
+            } else {
+                shr_gemm_f32(0, 1, c->OCg, c->K, ld, 1.0f, D, ld, B, ld, 1.0f, dwg, c->K);
+            }
         }
         if (!dx) continue;
         if (c->direct_col && nbc == 1) {
