@@ -39,14 +39,14 @@ shr_bench_clock shr_bench_get_clock(void);
 /* Times eval-mode inference of `batch` samples: warm-up, then rounds of runs
  * until the running median moves by < 1% between rounds or its 95% confidence
  * interval is within +-2%, with at least min_seconds of timed runs and 10 runs
- * (at most 10 x min_seconds). Input is random N(0,1). */
+ * (at most 10 x min_seconds, once it has 3 rounds and 10 runs). Input is random N(0,1). */
 shr_status shr_bench_latency(const shr_graph *g, int batch, double min_seconds, shr_bench_result *out);
 
 /* The same for several models and batch sizes at once, interleaved: each round
  * runs every model at one batch size, then every model at the next (A B C A B C),
  * so machine drift hits all alike. A (model, batch) pair leaves the rotation
  * once settled as above; all stop after 2 x min_seconds x count once each has
- * 3 rounds. Rounds last min(50 ms, min_seconds / 2), at least 2 runs.
+ * 3 rounds and 10 runs. Rounds last min(50 ms, min_seconds / 2), at least 2 runs.
  * out[b * n_graphs + m] is model m at batches[b]. */
 shr_status shr_bench_interleaved(const shr_graph *const *graphs, int n_graphs, const int *batches, int n_batches,
                                  double min_seconds, shr_bench_result *out);

@@ -182,7 +182,8 @@ shr_status shr_bench_latency(const shr_graph *g, int batch, double min_seconds, 
     double t0 = shr_bench_now();
     while ((st = shr_bench_timer_round(&b, 0.05)) == SHR_OK) {
         double el = shr_bench_now() - t0;
-        if (shr_bench_timer_done(&b, min_seconds) || (el >= 10 * min_seconds && b.n_rounds >= 3)) break;
+        int capped = el >= 10 * min_seconds && b.n_rounds >= 3 && b.n >= DONE_MIN_RUNS;
+        if (shr_bench_timer_done(&b, min_seconds) || capped) break;
     }
     if (st == SHR_OK) shr_bench_timer_result(&b, out);
     shr_bench_timer_end(&b);
@@ -208,7 +209,7 @@ shr_status shr_bench_interleaved(const shr_graph *const *graphs, int n_graphs, c
     int *finished = calloc((size_t)n, sizeof *finished);
     if (!finished && st == SHR_OK) st = shr_fail(SHR_ERR_NOMEM, "bench: out of memory");
     while (st == SHR_OK) {
-        int done = 1, min_rounds = INT32_MAX;
+        int done = 1, min_rounds = INT32_MAX, min_runs = INT32_MAX;
         /* A pair that is done keeps its figures and leaves the rotation, so
          * the slowest pair does not keep the others running. */
         for (int k = 0; k < n && st == SHR_OK; k++) {
@@ -216,10 +217,13 @@ shr_status shr_bench_interleaved(const shr_graph *const *graphs, int n_graphs, c
             finished[k] = finished[k] || shr_bench_timer_done(&b[k], min_seconds);
             done &= finished[k];
             if (b[k].n_rounds < min_rounds) min_rounds = b[k].n_rounds;
+            if (b[k].n < min_runs) min_runs = b[k].n;
         }
         /* A loaded machine may never settle: give up at 2x the plan, but only
-         * after 3 rounds each (the noise figure says how unsettled it was). */
-        if (done || (shr_bench_now() - t0 >= 2 * min_seconds * n && min_rounds >= 3)) break;
+         * after 3 rounds and 10 runs each (the noise figure says how unsettled
+         * it was). */
+        int capped = shr_bench_now() - t0 >= 2 * min_seconds * n && min_rounds >= 3 && min_runs >= DONE_MIN_RUNS;
+        if (done || capped) break;
     }
     free(finished);
     for (int k = 0; k < n && st == SHR_OK; k++) shr_bench_timer_result(&b[k], &out[k]);
