@@ -1,4 +1,5 @@
-/* shrink export: a model as an ONNX file, optionally with a test vector
+/* shrink export: a model as an ONNX file (float, or QDQ for static int8 models; the input
+ * preprocessing goes into metadata_props), optionally with a test vector
  * (input_0.pb / output_0.pb as in ONNX's test data) computed by shrink, so any
  * runtime can be checked against shrink's outputs. */
 #include <errno.h>
@@ -127,8 +128,10 @@ int cmd_export(int argc, char **argv) {
             json_object_set_new(j, "test_data", tdir ? json_string(tdir) : json_null());
             rc = cli_print_json("export", j);
         } else {
-            printf("exported %s to %s (ONNX opset 13, %lld bytes)%s%s\n", pos[0], out, (long long)cli_file_size(out),
-                   tdir ? "; test data in " : "", tdir ? tdir : "");
+            int qdq = 0; /* integer ops are written as QuantizeLinear / DequantizeLinear */
+            for (int k = 0; k < g->n_nodes; k++) qdq |= g->nodes[k].op >= SHR_OP_QUANTIZE && g->nodes[k].op != SHR_OP_FAKE_QUANT;
+            printf("exported %s to %s (ONNX opset 13%s, %lld bytes)%s%s\n", pos[0], out, qdq ? ", QDQ int8" : "",
+                   (long long)cli_file_size(out), tdir ? "; test data in " : "", tdir ? tdir : "");
         }
     }
     shr_graph_free(g);

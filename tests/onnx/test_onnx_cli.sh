@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # shrink import / export on the command line: a trained model survives
-# shrk -> ONNX -> shrk with the same test accuracy, --normalize is stored in the
-# .shrk file, `export` reads .onnx directly, and bad input gives one error line
+# shrk -> ONNX -> shrk with the same test accuracy (the preprocessing travels in the
+# ONNX metadata), --normalize overrides it and is stored in the .shrk file, `export` reads .onnx directly, and bad input gives one error line
 # with exit 1 (failure) or 2 (usage).
 set -u
 cli=${SHR_CLI:?}
@@ -30,7 +30,15 @@ expect 0 "import" -- "$cli" import "$tmp/m.onnx" -o "$tmp/back.shrk" --json
 [ "$(json "$tmp/out" "d['params']")" = "$("$cli" inspect "$tmp/m.shrk" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["params"])')" ] ||
   bad "params differ after the round trip"
 "$cli" eval "$tmp/m.shrk" --data fashion-mnist --test-limit 200 --json >"$tmp/a.json" 2>/dev/null || bad "eval m.shrk"
-# The original normalization travels by flag: ONNX files do not carry it.
+# The normalization travels in the file's metadata_props: no --normalize needed to import
+# or to evaluate the .onnx directly.
+expect 0 "eval the exported .onnx" -- "$cli" eval "$tmp/m.onnx" --data fashion-mnist --test-limit 200 --json
+[ "$(json "$tmp/a.json" "d['accuracy']")" = "$(json "$tmp/out" "d['accuracy']")" ] ||
+  bad "accuracy of the .onnx without --normalize: $(json "$tmp/out" "d['accuracy']") vs $(json "$tmp/a.json" "d['accuracy']")"
+"$cli" eval "$tmp/back.shrk" --data fashion-mnist --test-limit 200 --json >"$tmp/b.json" 2>/dev/null || bad "eval back.shrk"
+[ "$(json "$tmp/a.json" "d['accuracy']")" = "$(json "$tmp/b.json" "d['accuracy']")" ] ||
+  bad "accuracy changed through ONNX (metadata): $(json "$tmp/a.json" "d['accuracy']") vs $(json "$tmp/b.json" "d['accuracy']")"
+# --normalize still overrides what the file says.
 norm=$("$cli" inspect "$tmp/m.shrk" --json | python3 -c 'import json,sys; p=json.load(sys.stdin)["preprocess"]; print("%r,%r" % (p["mean"][0], p["std"][0]))')
 expect 0 "import --normalize" -- "$cli" import "$tmp/m.onnx" -o "$tmp/back.shrk" --normalize "$norm"
 "$cli" eval "$tmp/back.shrk" --data fashion-mnist --test-limit 200 --json >"$tmp/b.json" 2>/dev/null || bad "eval back.shrk"

@@ -12,17 +12,19 @@
 
 #include "io/onnx/onnx_internal.h"
 
-enum { T_UINT8 = 2, T_INT8 = 3 };
+enum { T_UINT8 = 2, T_INT8 = 3, T_INT32 = 6 };
 
 /* The scale (positive, finite) and zero point inputs; per axis only when
- * per_axis. *type: the codes' type, from the zero point if there is one (else
- * it keeps the caller's default). */
+ * per_axis (constant codes, which may also be int32: a QDQ bias). *type: the
+ * codes' type, from the zero point if there is one (else it keeps the caller's
+ * default). */
 static shr_status qparams(ox_ctx *c, const ox_node *n, int per_axis, ox_const **s, ox_const **z, int *type) {
     SHR_TRY(ox_in_const(c, n, 1, s));
     *z = NULL;
     if (ox_in(c, n, 2)) SHR_TRY(ox_in_const(c, n, 2, z));
     if (*z) *type = (*z)->onnx_type; /* else the caller's default */
-    if (*type != T_UINT8 && *type != T_INT8) return ox_unsupported(c, "codes of element type %d", *type);
+    if (*type != T_UINT8 && *type != T_INT8 && !(per_axis && *type == T_INT32 && !strcmp(n->op_type, "DequantizeLinear")))
+        return ox_unsupported(c, "codes of element type %d", *type);
     if ((*s)->is_int || ((*z) && (*z)->numel != (*s)->numel)) return ox_bad(c, "scale and zero point do not match");
     if ((*s)->numel != 1 && !per_axis) return ox_unsupported(c, "per-axis quantization of a computed value");
     for (int64_t i = 0; i < (*s)->numel; i++)

@@ -87,11 +87,18 @@ static void add_init(ex_ctx *c, Onnx__TensorProto *t) {
 const char *ex_in(ex_ctx *c, int v) {
     const shr_value *val = &c->g->values[v];
     if ((val->kind == SHR_VALUE_PARAM || val->kind == SHR_VALUE_BUFFER) && !c->emitted[v]) {
-        /* A QDQ emitter replaces this for quantized weights (see onnx_export.h). */
-        c->emitted[v] = 1;
+        c->emitted[v] = 1; /* integer tensors are written by the QDQ emitter, never here */
+        if (val->data->dtype != SHR_F32) c->not_f32 = v + 1;
         add_init(c, new_tensor(c, val->name, 1, val->ndim, val->shape, val->data->data, val->data->nbytes));
     }
     return val->name;
+}
+
+const char *ex_const_raw(ex_ctx *c, const char *name, int exact, int type, int ndim, const int64_t *shape,
+                         const void *data, size_t bytes) {
+    const char *n = exact ? name : ex_fresh(c, name);
+    add_init(c, new_tensor(c, n, type, ndim, shape, data, bytes));
+    return n;
 }
 
 const char *ex_const_i64(ex_ctx *c, const char *hint, int count, const int64_t *v) {
@@ -261,7 +268,10 @@ static shr_status build(ex_ctx *c, Onnx__ModelProto *m) {
     for (int k = 0; k < g->n_nodes && !c->nomem; k++) {
         c->node = &g->nodes[k];
         SHR_TRY(ex_emit_node(c, k));
+        if (c->not_f32)
+            return ex_unsupported(c, "an integer tensor read by a float op has no ONNX form here");
     }
+    SHR_TRY(ex_metadata(c, m));
     return c->nomem ? shr_fail(SHR_ERR_NOMEM, "out of memory building the ONNX model") : SHR_OK;
 }
 
@@ -272,7 +282,9 @@ shr_status shr_onnx_export_memory(const shr_graph *g, void **buf, size_t *size) 
     c.g = g;
     Onnx__ModelProto *m = calloc(1, sizeof *m);
     c.emitted = calloc((size_t)g->n_values + 1, 1);
-    shr_status st = (m && c.emitted) ? ox_map_create(&c.names) : shr_fail(SHR_ERR_NOMEM, "out of memory");
+    c.dq = calloc((size_t)g->n_values + 1, sizeof *c.dq);
+    c.scalar = calloc((size_t)g->n_values + 1, sizeof *c.scalar);
+    shr_status st = (m && c.emitted && c.dq && c.scalar) ? ox_map_create(&c.names) : shr_fail(SHR_ERR_NOMEM, "out of memory");
     if (m) onnx__model_proto__init(m);
     if (st == SHR_OK) st = build(&c, m);
     if (st == SHR_OK) {
@@ -285,6 +297,8 @@ shr_status shr_onnx_export_memory(const shr_graph *g, void **buf, size_t *size) 
     for (int i = 0; i < c.n_owned; i++) free(c.owned[i]);
     free(c.owned);
     free(c.emitted);
+    free(c.dq);
+    free(c.scalar);
     ox_map_free(c.names);
     return st;
 }

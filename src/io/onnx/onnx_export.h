@@ -3,9 +3,9 @@
  *
  * Every shrink value has one ONNX name (its own). Params and buffers become
  * initializers the first time a node reads them, through ex_in(): the single
- * place a QDQ emitter will hook in to write a quantized weight as int8 codes +
- * scale + zero point followed by DequantizeLinear, and quantized activations as
- * QuantizeLinear/DequantizeLinear pairs, without touching the op emitters.
+ * place float tensors enter the graph. Integer ops (quantize output) are written
+ * by onnx_export_q.c in QDQ form: weights as int8 codes + DequantizeLinear,
+ * activations as QuantizeLinear / DequantizeLinear pairs.
  * All message memory is malloc'ed, so onnx__model_proto__free_unpacked frees
  * the whole tree. */
 #ifndef SHR_IO_ONNX_EXPORT_H
@@ -26,7 +26,10 @@ typedef struct ex_ctx {
     int n_owned, cap_owned;
     int counter;
     int nomem;              /* an allocation failed somewhere: the export fails */
+    int not_f32;            /* 1 + a non-f32 param / buffer a float op read */
     const shr_node *node;   /* being emitted, for messages */
+    const char **dq;        /* per codes value: the name of its f32 form (QDQ export) */
+    const char **scalar;    /* per scale / zero point buffer: its ONNX scalar */
 } ex_ctx;
 
 /* The ONNX name of value v as an input (makes the initializer of a param/buffer). */
@@ -42,12 +45,21 @@ void ex_attr_s(ex_ctx *c, Onnx__NodeProto *n, const char *name, const char *v);
 /* New initializers: an int64 vector, a float tensor. Return their names. */
 const char *ex_const_i64(ex_ctx *c, const char *hint, int count, const int64_t *v);
 const char *ex_const_f32(ex_ctx *c, const char *hint, int ndim, const int64_t *shape, const float *v);
+/* An initializer of ONNX element type `type` named `name` (exact) or "<name>_<k>" (!exact). */
+const char *ex_const_raw(ex_ctx *c, const char *name, int exact, int type, int ndim, const int64_t *shape,
+                         const void *data, size_t bytes);
 /* A scalar initializer of ONNX element type `type` from `bytes` little-endian bytes. */
 const char *ex_const_scalar(ex_ctx *c, const char *hint, int type, const void *v, size_t bytes);
 /* Fails with SHR_ERR_UNSUPPORTED naming the node being exported. */
 shr_status ex_unsupported(ex_ctx *c, const char *why);
 
-/* onnx_export_ops.c: the ONNX nodes for shrink node k. */
+/* onnx_export_ops.c: the ONNX nodes for shrink node k; kernel_shape, strides, pads (and
+ * dilations) of a conv / pool. */
 shr_status ex_emit_node(ex_ctx *c, int k);
+void ex_window(ex_ctx *c, Onnx__NodeProto *o, const shr_attrs *a, int dilations);
+/* onnx_export_q.c: the QDQ form of an integer op (qconv2d, qlinear, quantize, ...). */
+shr_status ex_emit_qnode(ex_ctx *c, const shr_node *n);
+/* onnx_meta.c: metadata_props of the model (input preprocessing) and reading them back. */
+shr_status ex_metadata(ex_ctx *c, Onnx__ModelProto *m);
 
 #endif

@@ -44,7 +44,7 @@ static const char *find(const ex_map *m, size_t n, shr_op op) {
 static const char *scalar(ex_ctx *c, const char *hint, float v) { return ex_const_f32(c, hint, 0, NULL, &v); }
 
 /* kernel_shape, strides, pads (and dilations) of conv / pools. */
-static void window(ex_ctx *c, Onnx__NodeProto *o, const shr_attrs *a, int dilations) {
+void ex_window(ex_ctx *c, Onnx__NodeProto *o, const shr_attrs *a, int dilations) {
     int64_t k[2] = {a->kernel[0], a->kernel[1]}, s[2] = {a->stride[0] ? a->stride[0] : 1, a->stride[1] ? a->stride[1] : 1};
     int64_t p[4] = {a->pad[0], a->pad[1], a->pad[2], a->pad[3]}; /* shrink and ONNX agree: t, l, b, r */
     int64_t d[2] = {a->dilation[0] ? a->dilation[0] : 1, a->dilation[1] ? a->dilation[1] : 1};
@@ -105,8 +105,7 @@ static shr_status emit_param_unary(ex_ctx *c, const shr_node *n, const char *x, 
         break;
     }
     default:
-        return ex_unsupported(c, (unsigned)n->op > SHR_OP_BATCH_CONST ? "quantized ops are not exported yet (QDQ export comes with quantization)"
-                                                                       : "no ONNX form in opset 13");
+        return ex_unsupported(c, "no ONNX form in opset 13");
     }
     return SHR_OK;
 }
@@ -224,6 +223,7 @@ shr_status ex_emit_node(ex_ctx *c, int k) {
     const shr_node *n = &g->nodes[k];
     const char *out = g->values[n->output].name;
     const int n_in = n->n_inputs;
+    if (n->op >= SHR_OP_QUANTIZE && n->op != SHR_OP_FAKE_QUANT) return ex_emit_qnode(c, n);
     const char **ins = calloc((size_t)n_in + 1, sizeof *ins);
     if (!ins) return shr_fail(SHR_ERR_NOMEM, "out of memory");
     /* gather / batch_const write their constant input in their own form. */
@@ -255,13 +255,13 @@ static shr_status emit(ex_ctx *c, const shr_node *n, const char **ins, const cha
     case SHR_OP_LINEAR: ex_attr_i(c, ex_node(c, "Gemm", n_in, ins, out), "transB", 1); return SHR_OK;
     case SHR_OP_CONV2D:
         o = ex_node(c, "Conv", n_in, ins, out);
-        window(c, o, a, 1);
+        ex_window(c, o, a, 1);
         ex_attr_i(c, o, "group", a->groups ? a->groups : 1);
         return SHR_OK;
-    case SHR_OP_MAXPOOL2D: window(c, ex_node(c, "MaxPool", 1, &x, out), a, 0); return SHR_OK;
+    case SHR_OP_MAXPOOL2D: ex_window(c, ex_node(c, "MaxPool", 1, &x, out), a, 0); return SHR_OK;
     case SHR_OP_AVGPOOL2D:
         o = ex_node(c, "AveragePool", 1, &x, out);
-        window(c, o, a, 0);
+        ex_window(c, o, a, 0);
         ex_attr_i(c, o, "count_include_pad", a->count_include_pad);
         return SHR_OK;
     case SHR_OP_BATCHNORM:

@@ -333,6 +333,7 @@ static shr_status import_model(ox_ctx *c, const Onnx__ModelProto *m, const shr_o
     SHR_TRY(st);
     SHR_TRY(bind_output(c, gr, o));
     set_preproc(c->g);
+    SHR_TRY(ox_read_metadata(m, &c->g->preproc));
     char line[300], prod[64];
     snprintf(prod, sizeof prod, "%s", m->producer_name && m->producer_name[0] ? m->producer_name : "unknown");
     for (char *p = prod; *p; p++)

@@ -180,4 +180,9 @@ shr_status ox_binary(ox_ctx *c, const ox_node *n, const char *on, shr_op op, ox_
 /* y = f(a, b) with numpy broadcasting on constants, for Add/Sub/Mul/Div/Pow/Max/Min... */
 shr_status ox_fold_binary(ox_ctx *c, const char *op, const ox_const *a, const ox_const *b, ox_const **out);
 
+/* ---- onnx_meta.c ---- */
+/* The input preprocessing stored in the model's metadata_props (shrink.normalize,
+ * shrink.pixel_scale) into *p; keys that are absent leave *p as it is. */
+shr_status ox_read_metadata(const Onnx__ModelProto *m, shr_preproc *p);
+
 #endif
