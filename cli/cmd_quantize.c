@@ -121,7 +121,7 @@ static void lineage_text(char *buf, size_t size, const quant_args *a, const shr_
     int n = c->mode == SHR_QUANT_SPARSE
                 ? snprintf(buf, size, "quantize %s%d sparse", c->share_bits ? "shared" : "int", c->share_bits ? c->share_bits : 8)
                 : snprintf(buf, size, "quantize int%d %s", c->bits, shr_quant_mode_name(c->mode));
-    if (c->mode == SHR_QUANT_STATIC || c->mode == SHR_QUANT_QAT)
+    if (c->mode == SHR_QUANT_STATIC || c->mode == SHR_QUANT_QAT || c->mode == SHR_QUANT_SPARSE) /* sparse: its convs */
         n += snprintf(buf + n, size - (size_t)n, " %s %s %s act_bits=%d weight_bits=%d calib_samples=%d",
                       shr_calib_name(c->calib), c->per_channel ? "per-channel" : "per-tensor",
                       c->symmetric ? "symmetric" : "asymmetric", c->act_bits, c->weight_bits, c->calib_samples);

@@ -1,6 +1,8 @@
 /* Internal: the SPARSE section of a .shrk file (layout in io/shrk_format.h and
- * docs/shrk-format.md): pruned f32 parameters stored in the smallest of a bitmask,
- * CSR or block encoding instead of densely in TENSORS. */
+ * docs/shrk-format.md): pruned f32 parameters, and the i8 / i16 weights of quantized
+ * pruned models, stored in the smallest of a bitmask, CSR or block encoding instead of
+ * densely in TENSORS. The layouts are the f32 ones with 1- or 2-byte values (the
+ * element size follows from the value's dtype in GRAPH); zero = all bytes zero. */
 #ifndef SHR_IO_SHRK_SPARSE_H
 #define SHR_IO_SHRK_SPARSE_H
 
@@ -28,7 +30,7 @@ typedef struct shrk_enc {
 } shrk_enc;
 
 /* The smallest encoding of value v's data (SHRK_ENC_DENSE when nothing beats the
- * dense bytes, or v is not an f32 PARAM of at least SHRK_SPARSE_MIN_NUMEL elements). */
+ * dense bytes, or v is not an f32 / i16 / i8 PARAM of at least SHRK_SPARSE_MIN_NUMEL elements). */
 shrk_enc shrk_sparse_choose(const shr_value *v);
 
 /* SPARSE payload for the values whose enc[v].kind is not dense: *count of them,
@@ -37,7 +39,7 @@ shr_status shrk_sparse_section_size(const shr_graph *g, const shrk_enc *enc, uin
 void shrk_sparse_section_fill(uint8_t *dst, const shr_graph *g, const shrk_enc *enc, uint32_t count);
 
 /* Parses and validates a SPARSE payload: creates the data tensor of every value it
- * holds (each must be an f32 PARAM of the graph, listed once, in increasing order). */
+ * holds (each an f32 / i16 / i8 PARAM of the graph, listed once, in increasing order). */
 shr_status shrk_sparse_section_parse(const uint8_t *p, size_t len, shr_graph *g, const uint8_t *dtypes);
 
 #endif

@@ -198,14 +198,8 @@ static inline __attribute__((always_inline)) void k_widen_narrow(const int mr, c
                                _mm256_permute4x64_epi64(_mm256_hadd_epi32(acc[i][h][0], acc[i][h][1]), 0xD8));
 }
 
-typedef struct kargs {
-    int Q, S;       /* quads; i16acc: quads per int16 run */
-    const void *x;  /* byte kernels: codes at x + i * xrs + q * xqs; widen: an int16 tile */
-    long xrs, xqs;
-    const void *w;  /* the panel */
-    int32_t *ct;    /* MR x NR int32 out */
-} kargs;
-typedef void (*kern_fn)(const kargs *a);
+typedef shr_qg_kargs kargs;
+typedef shr_qg_kern_fn kern_fn;
 
 #define KERNELS(m, nv)                                                                          \
     static void kr_##m##_##nv(const kargs *a) { k_reduced(m, nv, a->Q, a->x, a->xrs, a->xqs, a->w, a->ct); } \
@@ -351,10 +345,10 @@ static int pack_row_s16(const shr_qgemm_packed *p, const int16_t *src, int16_t *
     return !_mm256_testz_si256(acc, acc);
 }
 
-/* Rows [r0, r0 + mc) into tiles of MR rows ([q][MR][4] codes each). Returns 0 on a contract
- * violation (recorded in *bad). */
-static int pack_x(const shr_qgemm_packed *p, const void *X, long ldx, int r0, int mc, void *buf, shr_qg_bad *bad) {
-    const int esz = elem_size(p);
+/* Rows [r0, r0 + mc) into tiles of MR rows ([q][MR][4] codes each) of esz-byte elements.
+ * Returns 0 on a contract violation (recorded in *bad). */
+static int pack_x(const shr_qgemm_packed *p, int esz, const void *X, long ldx, int r0, int mc, void *buf,
+                  shr_qg_bad *bad) {
     for (int r = 0; r < mc; r++) {
         long tile = (long)(r / MR) * MR * p->Kp, in = r % MR * 4; /* elements */
         int m = r0 + r, fail;
@@ -397,19 +391,23 @@ static int scan_u7(const uint8_t *X, long ldx, int K, int r0, int n) {
 
 void shr_qg_band_avx2(const shr_qgemm_packed *p, int m0, int m1, int p0, int p1, const void *X, long ldx,
                       const shr_qout *o, void *scratch, shr_qg_bad *bad) {
-    const int MC = shr_qg_block_rows(p), Q = p->Kp / 4, esz = elem_size(p);
+    const int MC = shr_qg_block_rows(p), Q = p->Kp / 4;
     const int wsz = p->path == SHR_QPATH_S16 ? 2 : 1;
     const int kind = kind_of(p->path);
+    /* VNNI serves every byte-operand path, and EXACT with u8 codes (its operand is x itself). */
+    const int vnni = shr_qg_vnni_ok() && (kind <= 1 || (p->path == SHR_QPATH_EXACT && p->act.type == SHR_U8));
+    const int esz = vnni ? 1 : elem_size(p); /* <= elem_size(p): the scratch is large enough */
+    const int fused = vnni && (o->kind == SHR_QOUT_U8 || o->kind == SHR_QOUT_S8); /* requantized in registers */
     /* Byte kernels on u8 codes (no offset to add) read X in place: no packing. A row's padded
      * last quad reads up to 3 bytes past K; a tile does that only if those bytes belong to
      * rows the band certainly has, else it is packed. */
-    const int direct = kind <= 1 && p->off == 0;
+    const int direct = (kind <= 1 || vnni) && p->off == 0;
     const long last_ok = (long)(m1 - 1) * ldx + p->K; /* bytes of X the band can read */
     _Alignas(64) int32_t ct[MR * NR];
     for (int ic = m0; ic < m1; ic += MC) {
         int mc = m1 - ic < MC ? m1 - ic : MC;
         if (!direct) {
-            if (!pack_x(p, X, ldx, ic, mc, scratch, bad)) return;
+            if (!pack_x(p, esz, X, ldx, ic, mc, scratch, bad)) return;
         } else {
             int r = p->act.bits == 7 ? scan_u7(X, ldx, p->K, ic, mc) : -1;
             if (r >= 0) {
@@ -419,13 +417,15 @@ void shr_qg_band_avx2(const shr_qgemm_packed *p, int m0, int m1, int p0, int p1,
             for (int ir = 0; ir < mc; ir += MR) {
                 int mr = mc - ir < MR ? mc - ir : MR;
                 if ((long)(ic + ir + mr - 1) * ldx + p->Kp > last_ok &&
-                    !pack_x(p, X, ldx, ic + ir, mr, (char *)scratch + (long)ir * p->Kp, bad))
+                    !pack_x(p, esz, X, ldx, ic + ir, mr, (char *)scratch + (long)ir * p->Kp, bad))
                     return;
             }
         }
         for (int pp = p0; pp < p1; pp++) {
             shr_qg_vepi ve;
-            shr_qg_vepi_prepare(p, o, pp, &ve);
+            _Alignas(64) shr_qg_epi e;
+            if (fused) shr_qg_epi_fill(p, o, pp, &e);
+            else shr_qg_vepi_prepare(p, o, pp, &ve);
             int n0 = pp * NR, nr = p->N - n0 < NR ? p->N - n0 : NR, nv = nr > 8 ? 2 : 1;
             kargs a = {Q, p->steps, NULL, 4, 4 * MR, (const char *)p->w + (long)pp * Q * 4 * NR * wsz, ct};
             for (int ir = 0; ir < mc; ir += MR) {
@@ -437,7 +437,12 @@ void shr_qg_band_avx2(const shr_qgemm_packed *p, int m0, int m1, int p0, int p1,
                     a.x = (const char *)scratch + (long)ir * p->Kp * esz;
                     a.xrs = 4, a.xqs = 4 * MR;
                 }
-                kernels[kind][nv - 1][mr - 1](&a);
+                if (fused) {
+                    shr_qg_vnni_fused(mr)(&a, &e, o, nr, ic + ir, n0);
+                    continue;
+                }
+                if (vnni) shr_qg_vnni_kernel(mr)(&a);
+                else kernels[kind][nv - 1][mr - 1](&a);
                 shr_qg_epilogue(&ve, o, ct, mr, nr, ic + ir, n0);
             }
         }

@@ -19,6 +19,30 @@ typedef struct shr_qg_vepi {
 
 void shr_qg_vepi_prepare(const shr_qgemm_packed *p, const shr_qout *o, int panel, shr_qg_vepi *v);
 
+/* One micro-kernel call: ct (MR x NR int32, 64-byte aligned) = the int32 sums of up to MR rows
+ * of X against one panel of W. */
+typedef struct shr_qg_kargs {
+    int Q, S;       /* quads; i16acc: quads per int16 run */
+    const void *x;  /* byte kernels: codes at x + i * xrs + q * xqs; widen: an int16 tile */
+    long xrs, xqs;
+    const void *w;  /* the panel */
+    int32_t *ct;    /* MR x NR int32 out */
+} shr_qg_kargs;
+typedef void (*shr_qg_kern_fn)(const shr_qg_kargs *a);
+
+/* AVX-512 VNNI (qgemm_vnni_avx2.c): 1 when the CPU has vpdpbusd on ymm/zmm (AVX512-VNNI, -VL,
+ * -BW) and it is not switched off (shr_qg_vnni_enable(0), SHRINK_KERNELS=avx2). */
+int shr_qg_vnni_ok(void);
+/* The byte kernel for mr rows (1..MR): u8 operands x + i * xrs + q * xqs, all 16 channels. */
+shr_qg_kern_fn shr_qg_vnni_kernel(int mr);
+
+/* The same with the output stage fused, for SHR_QOUT_U8 / SHR_QOUT_S8 (bit-exact with
+ * shr_qg_epilogue): writes rows [m, m + mr) x channels [n0, n0 + nr) of o's codes; e: the
+ * panel's parameters (shr_qg_epi_fill). */
+typedef void (*shr_qg_fused_fn)(const shr_qg_kargs *a, const shr_qg_epi *e, const shr_qout *o, int nr, int m,
+                                int n0);
+shr_qg_fused_fn shr_qg_vnni_fused(int mr);
+
 /* Writes rows [m, m + mr) x channels [n0, n0 + nr) of the output from ct (MR x NR int32 sums
  * without the folded bias). */
 void shr_qg_epilogue(const shr_qg_vepi *v, const shr_qout *o, const int32_t *ct, int mr, int nr, int m, int n0);

@@ -68,6 +68,10 @@ void shr_qg_band_ref(const struct shr_qgemm_packed *p, int m0, int m1, int p0, i
 void shr_qg_band_avx2(const struct shr_qgemm_packed *p, int m0, int m1, int p0, int p1, const void *X, long ldx,
                       const shr_qout *o, void *scratch, shr_qg_bad *bad);
 
+/* Tests and benchmarks: 0 keeps the AVX2 driver off its AVX-512 VNNI kernel (default 1: used
+ * when the CPU has it). Results are the same integers either way. */
+void shr_qg_vnni_enable(int on);
+
 /* Rows of X packed per block by the AVX2 driver (a multiple of SHR_QG_MR) and the scratch
  * that needs. */
 int shr_qg_block_rows(const struct shr_qgemm_packed *p);

@@ -131,6 +131,39 @@ shr_status shr_q_static(const shr_graph *g, const shr_dataset *calib, const shr_
     return SHR_OK;
 }
 
+/* Sparse mode: Linear layers keep only their non-zeros as (shared) codes (wonly.c); then, given
+ * calibration data, the convolutions (with the pooling and activations around them) are lowered
+ * as static int8. A pruned weight is code 0, and the .shrk SPARSE section stores the int8 weights
+ * of a pruned conv as a bitmask and its non-zero bytes, so conv zeros cost one bit each. The
+ * report lists the conv layers (SQNR against the model with sparse Linear layers, whose convs
+ * are the original f32 ones), then the Linear ones. */
+static shr_status q_sparse(const shr_graph *g, const shr_dataset *calib, const shr_quant_config *cfg,
+                           shr_graph **out, shr_quant_report *rep) {
+    shr_graph *S = NULL;
+    SHR_TRY(shr_q_weights_only(g, calib, cfg, &S, rep));
+    int convs = 0;
+    for (int k = 0; k < S->n_nodes; k++)
+        convs += S->nodes[k].op == SHR_OP_CONV2D && !listed(cfg->exclude, cfg->n_exclude, S->nodes[k].name);
+    if (!convs || !calib) {
+        *out = S;
+        return SHR_OK;
+    }
+    shr_quant_config sc = *cfg;
+    sc.mode = SHR_QUANT_STATIC;
+    sc.bits = 8;
+    shr_quant_report *cr = calloc(1, sizeof *cr);
+    shr_status st = cr ? shr_q_static(S, calib, &sc, NULL, out, cr) : shr_fail(SHR_ERR_NOMEM, "out of memory");
+    shr_graph_free(S);
+    if (st == SHR_OK) {
+        for (int i = 0; i < rep->n_layers && cr->n_layers < SHR_QUANT_MAX_LAYERS; i++)
+            cr->layers[cr->n_layers++] = rep->layers[i];
+        cr->bn_folded = rep->bn_folded;
+        *rep = *cr;
+    }
+    free(cr);
+    return st;
+}
+
 shr_status shr_quantize(const shr_graph *g, const shr_dataset *calib, const shr_quant_config *cfg, shr_graph **out,
                         shr_quant_report *report) {
     shr_quant_report local;
@@ -142,8 +175,8 @@ shr_status shr_quantize(const shr_graph *g, const shr_dataset *calib, const shr_
     switch (cfg->mode) {
     case SHR_QUANT_STATIC: return shr_q_static(g, calib, cfg, NULL, out, rep);
     case SHR_QUANT_DYNAMIC:
-    case SHR_QUANT_WEIGHT_ONLY:
-    case SHR_QUANT_SPARSE: return shr_q_weights_only(g, calib, cfg, out, rep);
+    case SHR_QUANT_WEIGHT_ONLY: return shr_q_weights_only(g, calib, cfg, out, rep);
+    case SHR_QUANT_SPARSE: return q_sparse(g, calib, cfg, out, rep);
     default: return shr_fail(SHR_ERR_INVALID_ARG, "quantization-aware training runs through shr_qat_train");
     }
 }

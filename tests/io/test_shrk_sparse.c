@@ -6,6 +6,7 @@
 
 #include "io/shrk_format.h"
 #include "io/shrk_sparse.h"
+#include "quant/quant_internal.h"
 #include "shrink/io.h"
 #include "shrink/rng.h"
 #include "test.h"
@@ -277,7 +278,7 @@ static void test_hostile_sparse(void) {
         {"reserved", e_reserved, "reserved"},
         {"count", e_count_big, "declares"},
         {"order", e_order, "order"},
-        {"not a param", e_not_param, "f32 param"},
+        {"not a param", e_not_param, "i8 param"},
         {"kind", e_kind, "encoding"},
         {"bitmask parameter", e_bitmask_param, "encoding"},
         {"gap", e_gap, "follow"},
@@ -365,8 +366,76 @@ static void test_expansion_limit(void) {
     shr_graph_free(g);
 }
 
+/* Integer weights of quantized models: i8 (conv-shaped, 80 % zero at random: bitmask) and i16
+ * (a few per row: CSR) round-trip exactly, shrink the file, and a zero stored value, a wrong
+ * size or a mask bit over a zero are refused with the element size of their dtype. */
+static void test_integer_weights(void) {
+    int wv, v8, v16;
+    shr_graph *g = one_linear(4, 64, &wv);
+    int64_t s8[4] = {32, 3, 3, 16}, s16[2] = {40, 300};
+    int8_t *w8 = calloc(32 * 3 * 3 * 16, 1);
+    int16_t *w16 = calloc(40 * 300, 2);
+    shr_rng r;
+    shr_rng_seed(&r, 9);
+    for (int i = 0; i < 32 * 3 * 3 * 16; i++)
+        if (shr_rng_uniform(&r) < 0.2f) w8[i] = (int8_t)(shr_rng_below(&r, 2) ? 1 + (int)shr_rng_below(&r, 127) : -1 - (int)shr_rng_below(&r, 128));
+    for (int i = 0; i < 40 * 300; i += 29) w16[i] = (int16_t)(i % 2 ? -i : 256 * (i % 100 + 1)); /* low byte 0: still nonzero */
+    w8[0] = -128;
+    CHECK_OK(shr_q_add_tensor(g, "w8", SHR_VALUE_PARAM, SHR_I8, 4, s8, w8, &v8));
+    CHECK_OK(shr_q_add_tensor(g, "w16", SHR_VALUE_PARAM, SHR_I16, 2, s16, w16, &v16));
+    for (int i = 0; i < 256; i++) shr_f32(g->values[wv].data)[i] = (float)(i % 3 + 1); /* dense */
+    void *buf = NULL;
+    size_t n = 0;
+    CHECK_OK(shr_model_to_memory(g, &buf, &n));
+    if (!buf) return;
+    CHECK(encoding_of(buf, g, "w8") == SHRK_ENC_BITMASK);
+    CHECK(encoding_of(buf, g, "w16") == SHRK_ENC_CSR);
+    /* dense: 4608 + 24000 bytes of integer weights; sparse: ~576 + ~1000 mask/values, ~2000 */
+    CHECK_MSG(n < 8000, "file of %zu bytes", n);
+    shr_graph *h = NULL;
+    CHECK_OK(shr_model_from_memory(buf, n, &h));
+    if (h) {
+        CHECK(h->values[v8].data->dtype == SHR_I8 && h->values[v16].data->dtype == SHR_I16);
+        CHECK(memcmp(h->values[v8].data->data, w8, sizeof *w8 * 4608) == 0);
+        CHECK(memcmp(h->values[v16].data->data, w16, sizeof *w16 * 12000) == 0);
+    }
+    shr_graph_free(h);
+    good = buf, good_size = n;
+    size_t len, m;
+    const uint8_t *s = section(good, SHRK_SEC_SPARSE, &len);
+    uint8_t *copy = malloc(len + 8);
+    /* entries: w (f32, value order first) is not sparse here; w8 = entry 0, w16 = entry 1 */
+    CHECK(s && shrk_get_u32(s) == 2 && (int)shrk_get_u32(s + ENT(0)) == v8);
+    for (int k = 0; s && copy && k < 4; k++) {
+        memcpy(copy, s, len);
+        size_t l = len;
+        const uint8_t *d8 = s + data_of(s, 0);
+        size_t mb = (4608 + 7) / 8, first = 0;
+        while (!(d8[first >> 3] >> (first & 7) & 1)) first++;
+        size_t zero = 0;
+        while (d8[zero >> 3] >> (zero & 7) & 1) zero++;
+        if (k == 0) copy[data_of(s, 0) + mb] = 0;                      /* the first stored i8 value */
+        if (k == 1) copy[data_of(s, 0) + (zero >> 3)] |= (uint8_t)(1u << (zero & 7)); /* one more mask bit */
+        if (k == 2) /* the first stored i16 value: after 41 row pointers and nnz u16 columns */
+            memset(copy + data_of(s, 1) + 4 * 41 + 2 * ((shrk_get_u64(s + ENT(1) + 24) - 4 * 41) / 4), 0, 2);
+        if (k == 3) l--;                                               /* w16 one byte short */
+        uint8_t *b = with_section(SHRK_SEC_SPARSE, copy, l, &m);
+        shr_status st = load(b, m);
+        CHECK_MSG(st == SHR_ERR_FORMAT, "integer case %d: status %d", k, (int)st);
+        CHECK_MSG(k == 1 || k == 3 || strstr(shr_last_error(), "zero value"), "case %d: %s", k, shr_last_error());
+        CHECK_MSG(k != 1 || strstr(shr_last_error(), "mask"), "case %d: %s", k, shr_last_error());
+        free(b);
+    }
+    free(copy);
+    free(buf);
+    free(w8);
+    free(w16);
+    shr_graph_free(g);
+}
+
 int main(void) {
     RUN(test_roundtrip_and_size);
+    RUN(test_integer_weights);
     RUN(test_hostile_sparse);
     RUN(test_expansion_limit);
     return test_summary();

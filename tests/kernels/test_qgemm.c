@@ -2,12 +2,15 @@
  * bit-exact against the reference, and the reference's s32 against a direct int64 sum over
  * the caller's W and X (so packing errors cannot hide). Shapes: each of M, N, K over 1..67
  * with the others from {1, 7, 16, 67}, plus random triples; padded strides, misaligned
- * pointers, extreme codes, zero points 0/128/255, 1 vs 2 threads, pack and run refusals. */
+ * pointers, extreme codes, zero points 0/128/255, 1 vs 2 threads, pack and run refusals.
+ * On a CPU with AVX-512 VNNI the kernel tests run twice: with the VNNI micro-kernel and with
+ * the AVX2 ones alone. */
 #include <stdint.h>
 #include <string.h>
 
 #include "core/cpu.h"
 #include "kernels/qgemm.h"
+#include "kernels/qgemm_avx2.h"
 #include "shrink/tensor.h"
 #include "shrink/threads.h"
 #include "test.h"
@@ -475,11 +478,20 @@ static void test_forced_reference(void) {
 int main(void) {
     RUN(test_pack_refuses);
     RUN(test_run_refuses);
-    RUN(test_extremes);
-    RUN(test_paths_agree);
-    RUN(test_threads);
-    RUN(test_forced_reference);
-    RUN(test_random_triples);
-    RUN(test_shape_sweep);
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1) {
+            if (!shr_qg_vnni_ok()) break;
+            fprintf(stderr, "again with the AVX-512 VNNI kernel off\n");
+            shr_qg_vnni_enable(0);
+            CHECK(!shr_qg_vnni_ok());
+        }
+        RUN(test_extremes);
+        RUN(test_paths_agree);
+        RUN(test_threads);
+        RUN(test_forced_reference);
+        RUN(test_random_triples);
+        RUN(test_shape_sweep);
+    }
+    shr_qg_vnni_enable(1);
     return test_summary();
 }

@@ -138,17 +138,24 @@ static void test_hostile(void) {
     free(c), free(b), free(blob), free(W);
 }
 
+/* n random 1 x side x side images with random labels (r continues to be used by the caller). */
+static shr_dataset *random_images(shr_rng *r, int n, int side) {
+    float *x = malloc(sizeof(float) * (size_t)(n * side * side));
+    int32_t *y = malloc(sizeof(int32_t) * (size_t)n);
+    for (int i = 0; i < n * side * side; i++) x[i] = (float)shr_rng_below(r, 256);
+    for (int i = 0; i < n; i++) y[i] = (int32_t)shr_rng_below(r, 10);
+    shr_dataset *d = NULL;
+    CHECK_OK(shr_dataset_from_arrays(n, 1, side, side, x, y, &d));
+    free(x), free(y);
+    return d;
+}
+
 /* A pruned model: sparse mode keeps the zeros, shrinks the file; weight-only picks the sparse
  * encoding by itself for mostly-zero layers. */
 static void test_model(void) {
     shr_rng r;
     shr_rng_seed(&r, 3);
-    float *x = malloc(sizeof(float) * 100 * 100);
-    int32_t *y = malloc(sizeof(int32_t) * 100);
-    for (int i = 0; i < 100 * 100; i++) x[i] = (float)shr_rng_below(&r, 256);
-    for (int i = 0; i < 100; i++) y[i] = (int32_t)shr_rng_below(&r, 10);
-    shr_dataset *d = NULL;
-    CHECK_OK(shr_dataset_from_arrays(100, 1, 10, 10, x, y, &d));
+    shr_dataset *d = random_images(&r, 100, 10);
     shr_graph *g = NULL, *q = NULL;
     CHECK_OK(shr_zoo_build("mlp-small", 1, 10, 10, 10, 1, &g));
     CHECK_OK(shr_dataset_default_preproc(d, &g->preproc));
@@ -191,8 +198,88 @@ static void test_model(void) {
     c.mode = SHR_QUANT_WEIGHT_ONLY;
     CHECK_OK(shr_quantize(g, d, &c, &q, &rep));
     if (q) CHECK(q->nodes[shr_graph_find_node(q, "fc1")].op == SHR_OP_SPLINEAR && rep.layers[0].bits == 8);
-    free(fb), free(qb), free(x), free(y);
+    free(fb), free(qb);
     shr_graph_free(q);
+    shr_graph_free(g);
+    shr_dataset_free(d);
+}
+
+/* Encoding of value v in a .shrk image's SPARSE section (0 = dense, in TENSORS). */
+static uint32_t sparse_encoding(const uint8_t *file, int v) {
+    uint32_t n = shrk_get_u32(file + 16);
+    for (uint32_t i = 0; i < n; i++) {
+        const uint8_t *e = file + SHRK_HEADER_SIZE + i * SHRK_ENTRY_SIZE;
+        if (shrk_get_u32(e) != SHRK_SEC_SPARSE) continue;
+        const uint8_t *s = file + shrk_get_u64(e + 8);
+        for (uint32_t k = 0; k < shrk_get_u32(s); k++)
+            if ((int)shrk_get_u32(s + 8 + 32 * k) == v) return shrk_get_u32(s + 12 + 32 * k);
+    }
+    return 0;
+}
+
+/* A pruned cnn-tiny (80 % of every conv / linear weight zero): static int8 keeps each pruned
+ * weight at code 0 (conv weights NCHW f32 -> NHWC i8), the file stores every int8 weight sparsely
+ * and loads back to the same model; sparse mode runs the convs as qconv2d and the Linear layers
+ * as splinear, close to the float model. */
+static void test_pruned_cnn(void) {
+    shr_rng r;
+    shr_rng_seed(&r, 4);
+    shr_dataset *d = random_images(&r, 120, 12);
+    shr_graph *g = NULL;
+    CHECK_OK(shr_zoo_build("cnn-tiny", 1, 12, 12, 10, 1, &g));
+    CHECK_OK(shr_dataset_default_preproc(d, &g->preproc));
+    for (int v = 0; v < g->n_values; v++) /* prune 4 of every 5 weights, at random */
+        if (g->values[v].kind == SHR_VALUE_PARAM && g->values[v].ndim >= 2)
+            for (int64_t i = 0; i < g->values[v].data->numel; i++)
+                if (shr_rng_uniform(&r) < 0.8f) shr_f32(g->values[v].data)[i] = 0.0f;
+    for (int mode = 0; mode < 2; mode++) {
+        shr_quant_config c = shr_quant_default();
+        if (mode) c.mode = SHR_QUANT_SPARSE, c.share_bits = 5, c.huffman = 1;
+        shr_quant_report rep;
+        shr_graph *q = NULL, *h = NULL;
+        CHECK_OK(shr_quantize(g, d, &c, &q, &rep));
+        if (!q) continue;
+        int convs = 0, splin = 0, sparse_i8 = 0, i8 = 0;
+        for (int k = 0; k < q->n_nodes; k++) {
+            const shr_node *n = &q->nodes[k];
+            splin += n->op == SHR_OP_SPLINEAR;
+            if (n->op != SHR_OP_QCONV2D && n->op != SHR_OP_QLINEAR) continue;
+            convs += n->op == SHR_OP_QCONV2D;
+            const shr_tensor *w = q->values[n->inputs[3]].data;
+            const shr_value *fw = &g->values[g->nodes[shr_graph_find_node(g, n->name)].inputs[1]];
+            CHECK(w->dtype == SHR_I8 && w->numel == fw->data->numel);
+            int64_t OC = fw->shape[0], per = fw->data->numel / OC, C = fw->ndim == 4 ? fw->shape[1] : per,
+                    HW = per / C, moved = 0;
+            for (int64_t o = 0; o < OC; o++) /* f32 (OC, C, KH, KW) -> i8 (OC, KH, KW, C) */
+                for (int64_t ci = 0; ci < C; ci++)
+                    for (int64_t p = 0; p < HW; p++)
+                        moved += shr_f32(fw->data)[(o * C + ci) * HW + p] == 0.0f &&
+                                 ((const int8_t *)w->data)[o * per + p * C + ci] != 0;
+            CHECK_MSG(moved == 0, "%s: %lld pruned weights got non-zero codes", n->name, (long long)moved);
+        }
+        CHECK_MSG(convs >= 2 && (mode ? splin >= 1 : 1), "mode %d: %d qconv2d, %d splinear", mode, convs, splin);
+        void *b = NULL, *b2 = NULL;
+        size_t n = 0, n2 = 0;
+        CHECK_OK(shr_model_to_memory(q, &b, &n));
+        for (int v = 0; b && v < q->n_values; v++) {
+            const shr_tensor *t = q->values[v].data;
+            if (!t || t->dtype != SHR_I8 || q->values[v].kind != SHR_VALUE_PARAM || t->numel < 64) continue;
+            i8++;
+            sparse_i8 += sparse_encoding(b, v) == 1; /* bitmask: the smallest at 80 % zeros */
+        }
+        CHECK_MSG(i8 >= 2 && sparse_i8 == i8, "mode %d: %d of %d int8 weights stored sparsely", mode, sparse_i8, i8);
+        if (b) CHECK_OK(shr_model_from_memory(b, n, &h));
+        if (h) CHECK_OK(shr_model_to_memory(h, &b2, &n2));
+        CHECK(b2 && n2 == n && memcmp(b, b2, n) == 0);
+        float *f = qg_outputs(g, d, 32, 0), *a = qg_outputs(q, d, 32, 0), *a2 = h ? qg_outputs(h, d, 32, 0) : NULL;
+        double db = shr_sqnr_db(f, a, 320);
+        fprintf(stderr, "  pruned cnn-tiny, %s: %zu bytes, logits SQNR %.1f dB\n", mode ? "sparse" : "static", n, db);
+        CHECK(db > 20.0);
+        CHECK(a2 && memcmp(a, a2, sizeof(float) * 320) == 0);
+        free(f), free(a), free(a2), free(b), free(b2);
+        shr_graph_free(h);
+        shr_graph_free(q);
+    }
     shr_graph_free(g);
     shr_dataset_free(d);
 }
@@ -202,5 +289,6 @@ int main(void) {
     RUN(test_encode_decode);
     RUN(test_hostile);
     RUN(test_model);
+    RUN(test_pruned_cnn);
     return test_summary();
 }

@@ -1,0 +1,172 @@
+/* AVX-512 VNNI micro-kernel of the integer GEMM, used by the AVX2 driver (qgemm_avx2.c) when
+ * the CPU has it (Zen 4, Ice Lake and later). Same operands as the byte kernels there:
+ *   x: u8 operands u = x + off, row i's 4 codes of quad q at x + i * xrs + q * xqs;
+ *   w: one panel [q][16 channels][4 k] s8 (qgemm_internal.h) = exactly one zmm per quad;
+ *   ct[i * 16 + j] = sum_q sum_k u[i][4q + k] * w[j][4q + k]   (i < mr <= 6, j < 16).
+ * vpdpbusd adds the four u8 x s8 products of a lane to its int32 accumulator with no int16
+ * intermediate, so it is exact for every u8 operand: the pack-time contract (umax * sum|w| <
+ * 2^31) keeps the int32 sums from wrapping, and the results equal the reference's bit for bit
+ * on every path it serves (REDUCED, I16ACC, and EXACT with u8 activations). One instruction does
+ * the 64 multiply-adds that cost vpmaddubsw + vpmaddwd + vpaddd twice over on AVX2.
+ * The file is compiled for AVX-512 by the pragma below (the build gives *_avx2.c files only
+ * -mavx2); nothing here runs unless shr_qg_vnni_ok(). */
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))), apply_to = function)
+#elif defined(__GNUC__)
+#pragma GCC target("avx512f,avx512bw,avx512vl,avx512vnni")
+#endif
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/cpu.h"
+#include "kernels/qgemm_avx2.h"
+
+#define MR SHR_QG_MR
+#define NR SHR_QG_NR
+
+static int vnni_on = 1;
+
+void shr_qg_vnni_enable(int on) { vnni_on = on; }
+
+int shr_qg_vnni_ok(void) {
+    static int cached = -1;
+    if (!vnni_on || !shr_cpu_has_avx2_fma()) return 0;
+    if (cached < 0) {
+        const char *env = getenv("SHRINK_KERNELS"); /* "avx2": the AVX2 kernels only */
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_cpu_init();
+        cached = !(env && strcmp(env, "avx2") == 0) && __builtin_cpu_supports("avx512vnni") &&
+                 __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw");
+#else
+        (void)env;
+        cached = 0;
+#endif
+    }
+    return cached;
+}
+
+static inline int32_t load_u32(const void *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+/* The tile's sums, one zmm per row (16 channels); rows >= mr stay zero. always_inline: the
+ * struct lives in registers. */
+typedef struct acc6 {
+    __m512i c[MR];
+} acc6;
+
+static inline __attribute__((always_inline)) acc6 dot_tile(const int mr, const shr_qg_kargs *a) {
+    const uint8_t *x = a->x;
+    const int8_t *w = a->w;
+    const long xrs = a->xrs, xqs = a->xqs;
+    acc6 r;
+    for (int i = 0; i < MR; i++) r.c[i] = _mm512_setzero_si512();
+    for (int q = 0; q < a->Q; q++, x += xqs, w += 4 * NR) {
+        __m512i wq = _mm512_load_si512((const void *)w);
+        for (int i = 0; i < MR; i++)
+            if (mr > i) r.c[i] = _mm512_dpbusd_epi32(r.c[i], _mm512_set1_epi32(load_u32(x + i * xrs)), wq);
+    }
+    return r;
+}
+
+static inline __attribute__((always_inline)) void k_vnni(const int mr, const shr_qg_kargs *a) {
+    acc6 r = dot_tile(mr, a);
+    for (int i = 0; i < MR; i++)
+        if (mr > i) _mm512_store_si512((void *)(a->ct + i * NR), r.c[i]);
+}
+
+/* ---- the kernel with the fixed-point output stage fused (u8 / s8 out) ----
+ * The accumulators stay in registers and one zmm is one row of the tile, so the requantization
+ * below runs on 16 channels at once. It is requant8 of qgemm_epi_avx2.c on zmm, step for step
+ * (shr_requant's arithmetic): saturating left shift, SRDHM as the rounded 64-bit product's bits
+ * 31..62, rounding right shift (ties away from zero), clamp, zero point. */
+typedef struct zepi {
+    __m512i comp, mult, mult_odd, lshift, lsat_lo, lsat_hi, rshift, rmask, rhalf, zp, rlo, rhi;
+    int any_lshift;
+} zepi;
+
+static inline __m512i ld16(const int32_t *p) { return _mm512_loadu_si512((const void *)p); }
+
+static inline void zepi_prepare(const shr_qg_epi *e, const shr_qout *o, zepi *z) {
+    z->comp = ld16(e->comp);
+    z->mult = ld16(e->mult);
+    z->mult_odd = _mm512_srli_epi64(z->mult, 32);
+    z->lshift = ld16(e->lshift);
+    z->rshift = ld16(e->rshift);
+    z->lsat_lo = _mm512_srav_epi32(_mm512_set1_epi32(INT32_MIN), z->lshift);
+    z->lsat_hi = _mm512_srav_epi32(_mm512_set1_epi32(INT32_MAX), z->lshift);
+    z->rmask = _mm512_sub_epi32(_mm512_sllv_epi32(_mm512_set1_epi32(1), z->rshift), _mm512_set1_epi32(1));
+    z->rhalf = _mm512_srai_epi32(z->rmask, 1);
+    z->any_lshift = _mm512_test_epi32_mask(z->lshift, z->lshift) != 0;
+    z->zp = _mm512_set1_epi32(o->zero_point);
+    z->rlo = _mm512_set1_epi32(o->qmin - o->zero_point);
+    z->rhi = _mm512_set1_epi32(o->qmax - o->zero_point);
+}
+
+static inline __m512i requant16(__m512i a, const zepi *z) {
+    a = _mm512_add_epi32(a, z->comp);
+    if (z->any_lshift) {
+        __m512i s = _mm512_sllv_epi32(a, z->lshift);
+        s = _mm512_mask_mov_epi32(s, _mm512_cmpgt_epi32_mask(a, z->lsat_hi), _mm512_set1_epi32(INT32_MAX));
+        a = _mm512_mask_mov_epi32(s, _mm512_cmpgt_epi32_mask(z->lsat_lo, a), _mm512_set1_epi32(INT32_MIN));
+    }
+    const __m512i r30 = _mm512_set1_epi64(1LL << 30);
+    __m512i pe = _mm512_add_epi64(_mm512_mul_epi32(a, z->mult), r30);
+    __m512i po = _mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(a, 32), z->mult_odd), r30);
+    __m512i q = _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(pe, 31), _mm512_slli_epi64(po, 1));
+    __m512i rem = _mm512_and_si512(q, z->rmask);
+    __m512i thr = _mm512_add_epi32(z->rhalf, _mm512_srli_epi32(q, 31));
+    __m512i r = _mm512_srav_epi32(q, z->rshift);
+    r = _mm512_mask_add_epi32(r, _mm512_cmpgt_epi32_mask(rem, thr), r, _mm512_set1_epi32(1));
+    return _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(r, z->rlo), z->rhi), z->zp);
+}
+
+/* Codes already inside the type's range: their low bytes, nr of them. */
+static inline void store_codes(char *y, __m512i r, int nr) {
+    __m128i b = _mm512_cvtepi32_epi8(r);
+    if (nr == NR) _mm_storeu_si128((__m128i *)y, b);
+    else _mm_mask_storeu_epi8(y, (__mmask16)((1u << nr) - 1), b);
+}
+
+static inline __attribute__((always_inline)) void k_vnni_q8(const int mr, const shr_qg_kargs *a,
+                                                            const shr_qg_epi *e, const shr_qout *o, int nr,
+                                                            int m, int n0) {
+    acc6 r = dot_tile(mr, a);
+    zepi z;
+    zepi_prepare(e, o, &z);
+    char *y = (char *)o->y + (long)m * o->ldy + n0;
+    for (int i = 0; i < MR; i++)
+        if (mr > i) store_codes(y + i * o->ldy, requant16(r.c[i], &z), nr);
+}
+
+#define FUSED(m)                                                                                    static void kq##m(const shr_qg_kargs *a, const shr_qg_epi *e, const shr_qout *o, int nr, int mm, int n0) {         k_vnni_q8(m, a, e, o, nr, mm, n0);                                                          }
+FUSED(1)
+FUSED(2)
+FUSED(3)
+FUSED(4)
+FUSED(5)
+FUSED(6)
+
+shr_qg_fused_fn shr_qg_vnni_fused(int mr) {
+    static const shr_qg_fused_fn k[MR] = {kq1, kq2, kq3, kq4, kq5, kq6};
+    return k[mr - 1];
+}
+
+static void kv1(const shr_qg_kargs *a) { k_vnni(1, a); }
+static void kv2(const shr_qg_kargs *a) { k_vnni(2, a); }
+static void kv3(const shr_qg_kargs *a) { k_vnni(3, a); }
+static void kv4(const shr_qg_kargs *a) { k_vnni(4, a); }
+static void kv5(const shr_qg_kargs *a) { k_vnni(5, a); }
+static void kv6(const shr_qg_kargs *a) { k_vnni(6, a); }
+
+shr_qg_kern_fn shr_qg_vnni_kernel(int mr) {
+    static const shr_qg_kern_fn k[MR] = {kv1, kv2, kv3, kv4, kv5, kv6};
+    return k[mr - 1];
+}
+
+#if defined(__clang__)
+#pragma clang attribute pop
+#endif
