@@ -17,13 +17,6 @@ static inline __m128 reduce4(__m256 a, __m256 b, __m256 c, __m256 d) {
     return _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
 }
 
-static inline float epi(float v, int i, int j, const shr_gemm_epilogue *ep) {
-    if (!ep) return v;
-    if (ep->bias) v += ep->bias[ep->bias_per_row ? i : j];
-    v = v < ep->lo ? ep->lo : v;
-    return v > ep->hi ? ep->hi : v;
-}
-
 /* Rows i0..i0+MB-1 of A against rows j0..j0+NB-1 of B (MB <= 4, NB <= 3, compile-time). */
 static inline __attribute__((always_inline)) void dot_block(const int MB, const int NB, int K, float alpha,
                                                             const float *A, long lda, const float *B, long ldb,
@@ -53,11 +46,27 @@ static inline __attribute__((always_inline)) void dot_block(const int MB, const 
             for (int b = 0; b < NB; b++) acc[a][b] = _mm256_fmadd_ps(av, bv[b], acc[a][b]);
         }
     }
+    /* Row by row: lane b of the reduced vector is C[i0 + a][j0 + b], so alpha, the bias and
+     * the clamp apply to the row's NB sums at once (same operations, same order as epi). */
     __m256 z = _mm256_setzero_ps();
-    for (int b = 0; b < NB; b++) {
-        float sum[4];
-        _mm_storeu_ps(sum, reduce4(acc[0][b], MB > 1 ? acc[1][b] : z, MB > 2 ? acc[2][b] : z, MB > 3 ? acc[3][b] : z));
-        for (int a = 0; a < MB; a++) C[(long)(i0 + a) * ldc + j0 + b] = epi(alpha * sum[a], i0 + a, j0 + b, ep);
+    for (int a = 0; a < MB; a++) {
+        __m128 v = _mm_mul_ps(_mm_set1_ps(alpha), reduce4(acc[a][0], NB > 1 ? acc[a][1] : z, NB > 2 ? acc[a][2] : z, z));
+        if (ep) {
+            if (ep->bias) {
+                if (ep->bias_per_row) {
+                    v = _mm_add_ps(v, _mm_set1_ps(ep->bias[i0 + a]));
+                } else {
+                    float bb[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+                    for (int b = 0; b < NB; b++) bb[b] = ep->bias[j0 + b];
+                    v = _mm_add_ps(v, _mm_loadu_ps(bb));
+                }
+            }
+            v = _mm_min_ps(_mm_set1_ps(ep->hi), _mm_max_ps(_mm_set1_ps(ep->lo), v));
+        }
+        float out[4];
+        _mm_storeu_ps(out, v);
+        float *c = C + (long)(i0 + a) * ldc + j0;
+        for (int b = 0; b < NB; b++) c[b] = out[b];
     }
 }
 
