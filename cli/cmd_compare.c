@@ -146,7 +146,7 @@ static void warn_if_busy(int threads) {
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     if (got == 1 && threads > 1 && cores > 0 && load > (double)cores)
         fprintf(stderr, "compare: warning: the machine is busy (load %.1f on %ld cores); latencies with %d threads "
-                        "will be noisy, --threads 1 gives steadier figures\n", load, cores, threads);
+                        "will be noisy, --threads 1 --clock cpu gives steady ones\n", load, cores, threads);
 }
 
 static int measure_all(shr_compare *c, const compare_args *a, shr_dataset *test) {
