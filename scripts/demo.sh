@@ -11,7 +11,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 shrink="$root/build/shrink"
 cd "$root"
 # Waiting OpenMP threads sleep instead of spinning: on a 2-core machine shared
-# with other jobs, spinning made training 4x slower; idle, passive costs ~15%.
+# with other jobs, spinning made cnn training 4.5x slower (101 against 453
+# samples/s); on an idle machine passive costs some 15-30% (README, mlp).
 export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}"
 start=$(date +%s)
 echo "== the recipe (each step is one shrink command) =="
