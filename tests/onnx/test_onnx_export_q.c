@@ -43,7 +43,9 @@ static float *images(int n, uint64_t seed) {
     return x;
 }
 
-static shr_graph *quantized(const char *arch, int bits) {
+/* variant: 0 default (u8 7-bit codes, per-channel), 1 i8 symmetric 8-bit codes, 2 int4 weights,
+ * 3 per-tensor weight scales */
+static shr_graph *quantized_as(const char *arch, int bits, int variant) {
     shr_graph *f = NULL, *q = NULL;
     float *x = images(N_CAL, 7);
     int32_t *y = calloc(N_CAL, sizeof *y);
@@ -53,6 +55,9 @@ static shr_graph *quantized(const char *arch, int bits) {
     shr_quant_config cfg = shr_quant_default();
     cfg.bits = bits;
     cfg.calib_samples = N_CAL;
+    if (variant == 1) cfg.symmetric = 1, cfg.act_bits = 8;
+    if (variant == 2) cfg.weight_bits = 4;
+    if (variant == 3) cfg.per_channel = 0;
     if (f && cal) {
         /* the dataset holds preprocessed values already */
         f->preproc.scale = 1.0f;
@@ -68,6 +73,8 @@ static shr_graph *quantized(const char *arch, int bits) {
     return q;
 }
 
+static shr_graph *quantized(const char *arch, int bits) { return quantized_as(arch, bits, 0); }
+
 static const Onnx__TensorProto *init_named(const Onnx__GraphProto *g, const char *name) {
     for (size_t i = 0; i < g->n_initializer; i++)
         if (!strcmp(g->initializer[i]->name, name)) return g->initializer[i];
@@ -82,7 +89,7 @@ static int64_t attr_int(const Onnx__NodeProto *n, const char *name, int64_t dflt
 
 /* Every quantized layer's weight is int8 codes with per-channel scales on axis 0 and its bias
  * int32 (what ORT folds into QLinearConv / QGemm); activations go through QuantizeLinear. */
-static void check_structure(const void *buf, size_t size, const shr_graph *q, const char *arch) {
+static void check_structure(const void *buf, size_t size, const shr_graph *q, const char *arch, int per_channel) {
     Onnx__ModelProto *m = onnx__model_proto__unpack(NULL, size, buf);
     CHECK(m != NULL);
     if (!m) return;
@@ -95,7 +102,7 @@ static void check_structure(const void *buf, size_t size, const shr_graph *q, co
         const Onnx__TensorProto *t = init_named(m->graph, n->input[0]);
         if (!t) continue;
         const Onnx__TensorProto *s = init_named(m->graph, n->input[1]);
-        int per_axis = s && s->n_dims == 1 && attr_int(n, "axis", 1) == 0;
+        int per_axis = per_channel ? s && s->n_dims == 1 && attr_int(n, "axis", 1) == 0 : s && s->n_dims == 0;
         w_ok += t->data_type == 3 && per_axis;
         b_ok += t->data_type == 6 && per_axis;
     }
@@ -106,16 +113,19 @@ static void check_structure(const void *buf, size_t size, const shr_graph *q, co
 }
 
 static void test_qdq_round_trip(void) {
-    const char *archs[] = {"cnn-tiny", "lenet5", "resnet8", "dwnet", "mlp-small"};
+    /* the zoo models with default settings, then lenet5 (conv, pools, Linear on flattened
+     * channels-last codes) in the other variants */
+    const char *archs[] = {"cnn-tiny", "lenet5", "resnet8", "dwnet", "mlp-small", "lenet5", "lenet5", "lenet5"};
+    const int variant[] = {0, 0, 0, 0, 0, 1, 2, 3};
     float *x = images(N_TEST, 11);
     for (size_t a = 0; a < sizeof archs / sizeof archs[0]; a++) {
-        shr_graph *q = quantized(archs[a], 8), *back = NULL;
+        shr_graph *q = quantized_as(archs[a], 8, variant[a]), *back = NULL;
         void *buf = NULL;
         size_t size = 0;
         if (!q) continue;
         CHECK_OK(shr_onnx_export_memory(q, &buf, &size));
         if (buf) {
-            check_structure(buf, size, q, archs[a]);
+            check_structure(buf, size, q, archs[a], variant[a] != 3);
             CHECK_OK(shr_onnx_import_memory(buf, size, NULL, &back));
         }
         shr_status st1 = SHR_OK, st2 = SHR_OK;
@@ -140,9 +150,10 @@ static void test_qdq_round_trip(void) {
              * the logits: measured mean |d| <= 0.8 % and max |d| <= 5 % of the largest logit, top-1
              * 44 of 48. A wrong layout or scale gives differences the size of the logits. */
             CHECK_MSG(dsum / (N_TEST * 10) <= 0.02 * lmax && dmax <= 0.15 * lmax,
-                      "%s: |int8 - reimported QDQ| mean %.3g max %.3g, largest logit %.3g", archs[a],
+                      "%s (variant %d): |int8 - reimported QDQ| mean %.3g max %.3g, largest logit %.3g", archs[a], variant[a],
                       dsum / (N_TEST * 10), dmax, lmax);
-            CHECK_MSG(same >= N_TEST * 4 / 5, "%s: top-1 identical for %d of %d", archs[a], same, N_TEST);
+            CHECK_MSG(same >= N_TEST * 4 / 5, "%s (variant %d): top-1 identical for %d of %d", archs[a], variant[a],
+                      same, N_TEST);
         }
         free(yq);
         free(yb);
