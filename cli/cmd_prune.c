@@ -8,11 +8,12 @@
 #include "nn/train_hooks.h"
 #include "shrink/distill.h"
 #include "shrink/prune.h"
+#include "shrink/report.h"
 
 #define MAX_EXCLUDE 64
 
 typedef struct prune_args {
-    const char *model, *method, *sparsity, *importance, *nm, *schedule, *data, *out, *optimizer, *teacher;
+    const char *model, *method, *sparsity, *importance, *nm, *block, *schedule, *data, *out, *optimizer, *teacher;
     const char *exclude[MAX_EXCLUDE];
     char *exclude_buf[MAX_EXCLUDE];
     int n_exclude, n_exclude_buf, epochs, batch, cycles, start_epoch, end_epoch, frequency, exclude_first,
@@ -88,6 +89,16 @@ static int configure(const prune_args *a, shr_prune_config *cfg, shr_prune_sched
         cfg->sparsity = (float)s;
     }
     if (a->max_drop >= 0 && !*auto_sp) return cli_usage("prune", "--max-drop goes with --sparsity auto");
+    if (a->block) {
+        int r = 0, c = 0;
+        char tail = 0;
+        if (sscanf(a->block, "%dx%d%c", &r, &c, &tail) != 2 || r < 1 || c < 1 || r > 256 || c > 256)
+            return cli_usage("prune", "--block expects RxC with sides 1..256, e.g. 8x1 or 4x1, got '%s'", a->block);
+        if (cfg->method != SHR_PRUNE_MAGNITUDE && cfg->method != SHR_PRUNE_GLOBAL)
+            return cli_usage("prune", "--block goes with --method magnitude or global");
+        cfg->block_rows = r;
+        cfg->block_cols = c;
+    }
     cfg->exclude = a->exclude;
     cfg->n_exclude = a->n_exclude;
     cfg->exclude_first = a->exclude_first;
@@ -139,6 +150,8 @@ static void lineage_text(char *buf, size_t size, const prune_args *a, const shr_
     if (cfg->method == SHR_PRUNE_NM) n += snprintf(buf + n, size - (size_t)n, " %d:%d", cfg->nm_n, cfg->nm_m);
     else if (auto_sp) n += snprintf(buf + n, size - (size_t)n, " auto max_drop=%g", a->max_drop < 0 ? 0.01 : a->max_drop);
     else n += snprintf(buf + n, size - (size_t)n, " %g", (double)cfg->sparsity);
+    if (cfg->block_rows * cfg->block_cols > 1)
+        n += snprintf(buf + n, size - (size_t)n, " block=%dx%d", cfg->block_rows, cfg->block_cols);
     if (cfg->method == SHR_PRUNE_NEURON || cfg->method == SHR_PRUNE_CHANNEL) {
         shr_prune_importance imp = cfg->importance;
         if (imp == SHR_IMPORTANCE_DEFAULT) imp = cfg->method == SHR_PRUNE_NEURON ? SHR_IMPORTANCE_L2 : SHR_IMPORTANCE_L1;
@@ -271,7 +284,9 @@ static int run(prune_args *a) {
     }
     if (rc == CLI_OK && (st = shr_evaluate(g, test, 256, &ev)) != SHR_OK) rc = cli_fail("prune", st);
     r.acc_after = ev.accuracy;
-    if (rc == CLI_OK && (st = shr_graph_add_lineage(g, lineage)) != SHR_OK) rc = cli_fail("prune", st);
+    char hex[65] = ""; /* the step names the file it started from (as quantize's does) */
+    if (rc == CLI_OK && shr_file_sha256(a->model, hex) != SHR_OK) hex[0] = '\0';
+    if (rc == CLI_OK && (st = shr_lineage_add_step(g, lineage, hex[0] ? hex : NULL)) != SHR_OK) rc = cli_fail("prune", st);
     if (rc == CLI_OK && (st = shr_model_save(g, a->out)) != SHR_OK) rc = cli_fail("prune", st);
     r.bytes = cli_file_size(a->out);
     if (rc == CLI_OK) rc = report(a, g, &r);
@@ -295,6 +310,7 @@ int cmd_prune(int argc, char **argv) {
     cli_opt opts[] = {
         {"--method", OPT_STR, &a.method, 0, 0},           {"--sparsity", OPT_STR, &a.sparsity, 0, 0},
         {"--importance", OPT_STR, &a.importance, 0, 0},   {"--nm", OPT_STR, &a.nm, 0, 0},
+        {"--block", OPT_STR, &a.block, 0, 0},
         {"--schedule", OPT_STR, &a.schedule, 0, 0},       {"--epochs", OPT_INT, &a.epochs, 0, 100000},
         {"--finetune-epochs", OPT_INT, &a.epochs, 0, 100000}, {"--lr", OPT_FLOAT, &a.lr, 1e-9, 100},
         {"--optimizer", OPT_STR, &a.optimizer, 0, 0},     {"--weight-decay", OPT_FLOAT, &a.weight_decay, 0, 10},

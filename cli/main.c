@@ -141,6 +141,7 @@ static const command commands[] = {
      "                         auto (magnitude): per-layer picks from a sensitivity analysis\n"
      "  --max-drop X           with --sparsity auto: accuracy budget before fine-tuning (default 0.01)\n"
      "  --nm N:M               nm: keep N of every M input weights (default 2:4)\n"
+     "  --block RxC            magnitude/global: prune whole R-output x C-input blocks (8x1, 4x1: faster)\n"
      "  --importance I         neuron/channel: l1 | l2 | bn | taylor | connections (default l1, neuron l2)\n"
      "  --exclude LAYER[,..]   never prune these layers (repeatable)\n"
      "  --exclude-first / --exclude-last   leave the first / last linear or conv layer dense\n"

@@ -1,17 +1,20 @@
 #!/usr/bin/env python3
-"""PyTorch side of the pruning comparison (bench/peers/prune_vs_torch.sh): train the
-zoo model with shrink's recipe (Adam 1e-3, cosine, batch 64, dataset mean/std
-normalization), prune every Linear/Conv weight to the same per-layer L1 sparsity
-with torch.nn.utils.prune.l1_unstructured (what `shrink prune --method magnitude`
-does), fine-tune with the masks held, make the pruning permanent, save the
-state_dict and time batch-1 inference. Prints one JSON object: accuracy, file
-bytes and latency before and after pruning."""
+"""PyTorch side of the pruning comparison (bench/peers/prune_vs_torch.sh): start from the
+very weights shrink trained (--from-shrk, read by shrk_reader.py, with its preprocessing),
+or train the zoo model with shrink's recipe (Adam 1e-3, cosine per step, batch 64, dataset
+mean/std normalization); prune every Linear/Conv weight to the same per-layer L1 sparsity
+with torch.nn.utils.prune.l1_unstructured (what `shrink prune --method magnitude` does),
+fine-tune with the same recipe and the masks held (forward pre-hooks), make the pruning
+permanent, save the state_dict and time batch-1 inference. --seed sets the fine-tuning
+shuffle. Prints one JSON object: accuracy, file bytes and latency before and after."""
 import argparse, io, json, os, statistics, time
 
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.utils.prune as prune
+
+import shrk_reader
 
 from torch_train import load_idx, model
 
@@ -78,15 +81,30 @@ def main():
     ap.add_argument("--sparsity", type=float, default=0.9)
     ap.add_argument("--train-limit", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--from-shrk", help="start from this dense .shrk model instead of training (mlp, lenet5)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    torch.manual_seed(1)
+    torch.manual_seed(args.seed)
     x, y = data(args.data, "train", args.train_limit)
     tx, ty = data(args.data, "test", 0)
     mean, std = float(x.mean()), float(x.std())
-    x, tx = (x - mean) / std, (tx - mean) / std
     net = model(args.arch)
-    train(net, x, y, args.epochs, 1e-3)
+    if args.from_shrk:
+        meta, tensors = shrk_reader.load(args.from_shrk)
+        mean, std = meta["preproc"]["mean"][0], meta["preproc"]["std"][0]
+        # the layers in order: fcN / convN .weight and .bias as stored
+        layers = [m for m in net.modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
+        names = [k[:-len(".weight")] for k in tensors if k.endswith(".weight")]
+        if len(names) != len(layers):
+            raise SystemExit(f"{args.from_shrk}: {len(names)} weights for {len(layers)} layers of {args.arch}")
+        with torch.no_grad():
+            for m, n in zip(layers, names):
+                m.weight.copy_(torch.from_numpy(tensors[n + ".weight"]))
+                m.bias.copy_(torch.from_numpy(tensors[n + ".bias"]))
+    x, tx = (x - mean) / std, (tx - mean) / std
+    if not args.from_shrk:
+        train(net, x, y, args.epochs, 1e-3)
     before = {"accuracy": accuracy(net, tx, ty), "file_bytes": file_bytes(net), "latency_ms": latency_ms(net)}
     layers = [m for m in net.modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
     for m in layers:

@@ -66,6 +66,10 @@ typedef struct shr_prune_config {
     float sparsity;
     shr_prune_importance importance;
     int nm_n, nm_m;               /* nm: keep at most N of every M consecutive input weights */
+    /* magnitude / global: prune whole blocks of block_rows output units x block_cols inputs
+     * (of the (out, in) view; conv: in = C*KH*KW), weakest L2 norm first; 0 or 1 x 1 prunes
+     * single weights. 8x1 and 4x1 blocks run on the sparse runtime's block kernels. */
+    int block_rows, block_cols;
     int exclude_first, exclude_last; /* leave the first / last prunable layer dense */
     float max_layer_sparsity;     /* global: no layer beyond this (0 means no cap) */
     const char *const *exclude;   /* node names never pruned */

@@ -64,18 +64,38 @@ static int64_t count_for(float s, int64_t numel) {
     return k < 0 ? 0 : (k > numel ? numel : k);
 }
 
-static shr_status prune_magnitude(shr_graph *g, const shr_prune_config *cfg, shr_prune_masks *m) {
+/* Block sides (0 reads as 1; checked to 0..256 on entry). */
+static int side(int v) { return v > 1 ? v : 1; }
+static int blocked(const shr_prune_config *cfg) { return side(cfg->block_rows) * side(cfg->block_cols) > 1; }
+
+/* eligible[i] for every layer, and with target, each layer's count of weights to mask. */
+static shr_status plan_layers(const shr_graph *g, const shr_prune_config *cfg, const shr_prune_masks *m,
+                              unsigned char *elig, int64_t *target) {
     for (int i = 0; i < m->n; i++) {
-        if (!eligible(g, cfg, m, i)) continue;
+        elig[i] = (unsigned char)eligible(g, cfg, m, i);
+        if (!target || !elig[i]) continue;
         const char *node = node_of_mask(g, m->value[i]);
         float s = cfg->sparsity;
         for (int l = 0; l < cfg->n_layers; l++)
             if (cfg->layers[l].node && strcmp(cfg->layers[l].node, node) == 0) s = cfg->layers[l].sparsity;
         if (!(s >= 0.0f && s <= 1.0f))
             return shr_fail(SHR_ERR_INVALID_ARG, "sparsity %g for layer '%s' is outside 0..1", (double)s, node);
-        SHR_TRY(layer_to_count(g, m, i, count_for(s, g->values[m->value[i]].data->numel)));
+        target[i] = count_for(s, g->values[m->value[i]].data->numel);
     }
     return SHR_OK;
+}
+
+static shr_status prune_magnitude(shr_graph *g, const shr_prune_config *cfg, shr_prune_masks *m) {
+    unsigned char *elig = malloc((size_t)m->n + 1);
+    int64_t *target = malloc(((size_t)m->n + 1) * sizeof *target);
+    shr_status st = elig && target ? plan_layers(g, cfg, m, elig, target) : shr_fail(SHR_ERR_NOMEM, "out of memory");
+    if (st == SHR_OK && blocked(cfg))
+        st = prune_blocks(g, m, elig, target, 0, 1.0, side(cfg->block_rows), side(cfg->block_cols));
+    for (int i = 0; st == SHR_OK && !blocked(cfg) && i < m->n; i++)
+        if (elig[i]) st = layer_to_count(g, m, i, target[i]);
+    free(elig);
+    free(target);
+    return st;
 }
 
 /* One threshold over all eligible weights, until the masked weights number
@@ -87,6 +107,14 @@ static shr_status prune_global(shr_graph *g, const shr_prune_config *cfg, shr_pr
     for (int i = 0; i < m->n; i++) masked += count_pruned(m->keep[i], g->values[m->value[i]].data->numel);
     int64_t need = count_for(cfg->sparsity, shr_graph_param_count(g)) - masked;
     if (need <= 0) return SHR_OK;
+    if (blocked(cfg)) {
+        unsigned char *elig = malloc((size_t)m->n + 1);
+        shr_status st = elig ? plan_layers(g, cfg, m, elig, NULL) : shr_fail(SHR_ERR_NOMEM, "out of memory");
+        float cap = cfg->max_layer_sparsity > 0.0f ? cfg->max_layer_sparsity : 1.0f;
+        if (st == SHR_OK) st = prune_blocks(g, m, elig, NULL, need, cap, side(cfg->block_rows), side(cfg->block_cols));
+        free(elig);
+        return st;
+    }
     int64_t total = 0;
     for (int i = 0; i < m->n; i++)
         if (eligible(g, cfg, m, i)) total += g->values[m->value[i]].data->numel;
@@ -155,6 +183,10 @@ shr_status shr_prune_unstructured(shr_graph *g, const shr_prune_config *cfg, shr
     for (int i = 0; i < m->n; i++)
         if (m->value[i] < 0 || m->value[i] >= g->n_values || !g->values[m->value[i]].data)
             return shr_fail(SHR_ERR_INVALID_ARG, "pruning masks do not belong to this graph");
+    if (cfg->block_rows < 0 || cfg->block_cols < 0 || cfg->block_rows > 256 || cfg->block_cols > 256 ||
+        (blocked(cfg) && cfg->method == SHR_PRUNE_NM))
+        return shr_fail(SHR_ERR_INVALID_ARG, "pruning block %dx%d: blocks go with magnitude or global, sides 1..256",
+                        cfg->block_rows, cfg->block_cols);
     shr_prune_masks_apply(m, g);
     switch (cfg->method) {
     case SHR_PRUNE_MAGNITUDE: SHR_TRY(prune_magnitude(g, cfg, m)); break;

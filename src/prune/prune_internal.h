@@ -17,6 +17,13 @@ int prune_name_index(const char *const *names, int n, const char *name);
 /* Index of value v in m, or -1. */
 int prune_mask_index(const shr_prune_masks *m, int value);
 
+/* Block pruning (blocks.c) over the masks m->keep[i] of the layers with eligible[i]: with
+ * target, each layer masks its weakest br x bc blocks until target[i] of its weights are masked;
+ * without, one ranking across layers masks blocks until `need` more weights are masked, no layer
+ * past cap (a fraction) of its weights. A block is ranked by the mean square of its kept weights. */
+shr_status prune_blocks(shr_graph *g, const shr_prune_masks *m, const unsigned char *eligible, const int64_t *target,
+                        int64_t need, double cap, int br, int bc);
+
 /* Channel dependency analysis. Every output channel of a linear or (non-grouped)
  * conv2d is an "atom"; ops that pass channels through map their output positions
  * to the same atoms, add unifies the atoms at equal positions, concat appends,

@@ -26,6 +26,7 @@ check "global file shrinks below 25%" '[ "$(json "$tmp/g.json" "j[\"file_bytes\"
 check "file_bytes is the file size" '[ "$(json "$tmp/g.json" "j[\"file_bytes\"]")" = "$(stat -c %s "$tmp/g.shrk")" ]'
 "$cli" inspect "$tmp/g.shrk" --json >"$tmp/i.json" 2>"$tmp/err" || bad "inspect: $(cat "$tmp/err")"
 check "lineage records the step" 'json "$tmp/i.json" "j[\"lineage\"]" | grep -q "prune global 0.9 schedule=oneshot finetune_epochs=1"'
+check "lineage names the source file" 'json "$tmp/i.json" "j[\"lineage\"]" | grep -q "finetune_epochs=1 .*source=sha256:$(sha256sum "$tmp/m.shrk" | cut -c1-16)"'
 check "inspect agrees on non-zeros" '[ "$(json "$tmp/i.json" "j[\"nonzero_params\"]")" = "$(json "$tmp/g.json" "j[\"nonzero_params\"]")" ]'
 "$cli" inspect "$tmp/g.shrk" --sparsity-map "$tmp/map.svg" >/dev/null 2>"$tmp/err" || bad "sparsity map: $(cat "$tmp/err")"
 check "sparsity map is XML with every layer" 'python3 -c "import xml.dom.minidom as m,sys; t=open(\"$tmp/map.svg\").read(); m.parseString(t); sys.exit(0 if all(n in t for n in (\"conv1\",\"conv2\",\"fc1\",\"fc2\",\"fc3\")) else 1)"'
@@ -37,6 +38,12 @@ check "2:4 halves every layer" '[ "$(json "$tmp/nm.json" "all(0.45 <= l[\"sparsi
 "$cli" prune "$tmp/m.shrk" --method magnitude --sparsity 0.75 --exclude fc3 "${data[@]}" --json -o "$tmp/mg.shrk" \
   >"$tmp/mg.json" 2>"$tmp/err" || bad "prune magnitude: $(cat "$tmp/err")"
 check "magnitude 0.75 per layer, fc3 excluded" '[ "$(json "$tmp/mg.json" "all(abs(l[\"sparsity\"] - (0 if l[\"name\"] == \"fc3\" else 0.75)) < 0.01 for l in j[\"layers\"])")" = True ]'
+
+# --block 4x1: whole blocks of 4 output units at one input go; the lineage says so.
+"$cli" prune "$tmp/m.shrk" --method magnitude --sparsity 0.75 --block 4x1 "${data[@]}" --json -o "$tmp/b.shrk" \
+  >"$tmp/b.json" 2>"$tmp/err" || bad "prune --block: $(cat "$tmp/err")"
+check "block 4x1 per layer near 0.75" '[ "$(json "$tmp/b.json" "all(0.75 - 1.0 / l[\"params\"] <= l[\"sparsity\"] < 0.75 + 4.0 / l[\"params\"] + 1e-9 for l in j[\"layers\"])")" = True ]'
+check "block in the lineage" '"$cli" inspect "$tmp/b.shrk" | grep -q "prune magnitude 0.75 block=4x1"'
 
 # channel 0.5: a smaller dense model that evaluates.
 "$cli" prune "$tmp/m.shrk" --method channel --sparsity 0.5 --importance taylor "${data[@]}" --json -o "$tmp/c.shrk" \
@@ -73,6 +80,9 @@ expect2 "unknown importance" "$tmp/m.shrk" --method channel --sparsity 0.5 --imp
 expect2 "unknown schedule" "$tmp/m.shrk" --method global --sparsity 0.5 --schedule cubic "${data[@]}" -o "$tmp/x.shrk"
 expect2 "missing data" "$tmp/m.shrk" --method global --sparsity 0.5 -o "$tmp/x.shrk"
 expect2 "teacher without fine-tuning" "$tmp/m.shrk" --method global --sparsity 0.5 --teacher self "${data[@]}" -o "$tmp/x.shrk"
+expect2 "block with channel" "$tmp/m.shrk" --method channel --sparsity 0.5 --block 4x1 "${data[@]}" -o "$tmp/x.shrk"
+expect2 "block side 0" "$tmp/m.shrk" --method magnitude --sparsity 0.5 --block 0x1 "${data[@]}" -o "$tmp/x.shrk"
+expect2 "block not RxC" "$tmp/m.shrk" --method magnitude --sparsity 0.5 --block 8 "${data[@]}" -o "$tmp/x.shrk"
 check "no output after usage errors" '[ ! -e "$tmp/x.shrk" ]'
 
 echo "$passes passed, $fails failed"
