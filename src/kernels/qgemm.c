@@ -300,6 +300,27 @@ shr_status shr_qgemm_avx2(const shr_qgemm_packed *p, int M, const void *X, long 
     return run_single(shr_qg_band_avx2, p, M, X, ldx, o);
 }
 
+int shr_qgemm_taps_ok(const shr_qgemm_packed *p, int ntaps, int run) {
+    return p && shr_qg_vnni_ok_for(p) && p->off == 0 && run > 0 && run % 4 == 0 && ntaps > 0 &&
+           (long)ntaps * run == p->K;
+}
+
+shr_status shr_qgemm_taps(const shr_qgemm_packed *p, int M, const shr_qtaps *x, const shr_qout *o) {
+    if (!x || !shr_qgemm_taps_ok(p, x->ntaps, x->run))
+        return shr_fail(SHR_ERR_INVALID_ARG, "qgemm taps: not available for these weights, taps or this CPU");
+    if (!o || (o->kind != SHR_QOUT_U8 && o->kind != SHR_QOUT_S8))
+        return shr_fail(SHR_ERR_INVALID_ARG, "qgemm taps: the output must be u8 or s8 codes");
+    SHR_TRY(check_run(p, M, x->rows, p->K, o));
+    if (M == 0) return SHR_OK;
+    if (!x->tapoff || !x->lo || x->hi < x->lo) return shr_fail(SHR_ERR_INVALID_ARG, "qgemm taps: no taps or range");
+    long bad = shr_qg_vnni_taps(p, M, x, o);
+    if (bad >= 0)
+        return shr_fail(SHR_ERR_INVALID_ARG,
+                        "qgemm taps: activation %d at input byte %ld breaks the declared 7-bit contract", x->lo[bad],
+                        bad);
+    return SHR_OK;
+}
+
 static void band(int units, int step, int parts, int i, int len, int *lo, int *hi) {
     *lo = (int)((long)units * i / parts) * step;
     *hi = (int)((long)units * (i + 1) / parts) * step;

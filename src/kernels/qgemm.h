@@ -124,6 +124,23 @@ shr_status shr_qgemm(const shr_qgemm_packed *p, int M, const void *X, long ldx, 
 shr_status shr_qgemm_ref(const shr_qgemm_packed *p, int M, const void *X, long ldx, const shr_qout *out);
 shr_status shr_qgemm_avx2(const shr_qgemm_packed *p, int M, const void *X, long ldx, const shr_qout *out);
 
+/* Rows of X given as taps: implicit im2row for a channels-last convolution. Row m is the
+ * concatenation of ntaps runs of `run` u8 codes at rows[m] + tapoff[t] (t = 0..ntaps-1), i.e. the
+ * patch of output pixel m read straight from a (padded) input; every code read lies in
+ * [lo, hi), which is what the activation contract is checked on. */
+typedef struct shr_qtaps {
+    const uint8_t *const *rows;
+    const long *tapoff;
+    int ntaps, run;
+    const uint8_t *lo, *hi;
+} shr_qtaps;
+/* 1 when p takes X as taps of `run` codes: the AVX-512 VNNI kernel is available, the codes are u8
+ * read as they are (REDUCED / I16ACC / EXACT paths), run % 4 == 0 and K == ntaps * run. */
+int shr_qgemm_taps_ok(const shr_qgemm_packed *p, int ntaps, int run);
+/* Y[M, N] for rows given as taps, U8 or S8 output only, single-threaded: the same integers as
+ * shr_qgemm on the rows written out (tests/kernels/test_qgemm.c). */
+shr_status shr_qgemm_taps(const shr_qgemm_packed *p, int M, const shr_qtaps *x, const shr_qout *o);
+
 /* ---- requantization and quantization helpers (requant.c) ---- */
 
 /* scale ~= multiplier * 2^(shift - 31), multiplier in [2^30, 2^31) (0 when scale < 2^-32,

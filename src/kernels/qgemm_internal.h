@@ -72,6 +72,11 @@ void shr_qg_band_avx2(const struct shr_qgemm_packed *p, int m0, int m1, int p0, 
  * when the CPU has it). Results are the same integers either way. */
 void shr_qg_vnni_enable(int on);
 
+/* Whether the VNNI kernel serves p; shr_qgemm_taps's driver (arguments checked): returns the
+ * offset from x->lo of the first code breaking a 7-bit contract (nothing written), or -1. */
+int shr_qg_vnni_ok_for(const struct shr_qgemm_packed *p);
+long shr_qg_vnni_taps(const struct shr_qgemm_packed *p, int M, const shr_qtaps *x, const shr_qout *o);
+
 /* Rows of X packed per block by the AVX2 driver (a multiple of SHR_QG_MR) and the scratch
  * that needs. */
 int shr_qg_block_rows(const struct shr_qgemm_packed *p);

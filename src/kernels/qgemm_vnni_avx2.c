@@ -46,6 +46,12 @@ int shr_qg_vnni_ok(void) {
     return cached;
 }
 
+/* VNNI serves every byte-operand path, and EXACT with u8 codes (its operand is x itself). */
+int shr_qg_vnni_ok_for(const shr_qgemm_packed *p) {
+    return shr_qg_vnni_ok() && (p->path == SHR_QPATH_REDUCED || p->path == SHR_QPATH_I16ACC ||
+                                (p->path == SHR_QPATH_EXACT && p->act.type == SHR_U8));
+}
+
 static inline int32_t load_u32(const void *p) {
     int32_t v;
     memcpy(&v, p, 4);
@@ -153,6 +159,78 @@ FUSED(6)
 shr_qg_fused_fn shr_qg_vnni_fused(int mr) {
     static const shr_qg_fused_fn k[MR] = {kq1, kq2, kq3, kq4, kq5, kq6};
     return k[mr - 1];
+}
+
+/* ---- rows as taps (shr_qgemm_taps): row i's quad q of tap t at rows[i] + tapoff[t] + 4q ---- */
+
+static inline __attribute__((always_inline)) acc6 dot_taps(const int mr, const uint8_t *const *rows,
+                                                           const shr_qtaps *x, const int8_t *w) {
+    acc6 r;
+    const uint8_t *b[MR];
+    for (int i = 0; i < MR; i++) {
+        r.c[i] = _mm512_setzero_si512();
+        b[i] = rows[mr > i ? i : 0];
+    }
+    const int qpt = x->run / 4;
+    for (int t = 0; t < x->ntaps; t++) {
+        const long off = x->tapoff[t];
+        for (int q = 0; q < qpt; q++, w += 4 * NR) {
+            __m512i wq = _mm512_load_si512((const void *)w);
+            for (int i = 0; i < MR; i++)
+                if (mr > i) r.c[i] = _mm512_dpbusd_epi32(r.c[i], _mm512_set1_epi32(load_u32(b[i] + off + 4 * q)), wq);
+        }
+    }
+    return r;
+}
+
+typedef void (*taps_fn)(const uint8_t *const *rows, const shr_qtaps *x, const int8_t *w, const shr_qg_epi *e,
+                        const shr_qout *o, int nr, int m, int n0);
+#define TAPS(m)                                                                                 \
+    static void kt##m(const uint8_t *const *rows, const shr_qtaps *x, const int8_t *w, const shr_qg_epi *e, \
+                      const shr_qout *o, int nr, int mm, int n0) {                             \
+        acc6 r = dot_taps(m, rows, x, w);                                                       \
+        zepi z;                                                                                 \
+        zepi_prepare(e, o, &z);                                                                 \
+        char *y = (char *)o->y + (long)mm * o->ldy + n0;                                        \
+        for (int i = 0; i < m; i++) store_codes(y + i * o->ldy, requant16(r.c[i], &z), nr);     \
+    }
+TAPS(1)
+TAPS(2)
+TAPS(3)
+TAPS(4)
+TAPS(5)
+TAPS(6)
+
+/* Offset of the first byte > 127 in [lo, hi), or -1. */
+static long first_over127(const uint8_t *lo, const uint8_t *hi) {
+    long n = hi - lo, i = 0;
+    __m512i any = _mm512_setzero_si512();
+    for (; i + 64 <= n; i += 64) any = _mm512_or_si512(any, _mm512_loadu_si512((const void *)(lo + i)));
+    int bad = _mm512_movepi8_mask(any) != 0;
+    for (; i < n; i++) bad |= lo[i] > 127;
+    for (i = 0; bad && i < n; i++)
+        if (lo[i] > 127) return i;
+    return -1;
+}
+
+long shr_qg_vnni_taps(const shr_qgemm_packed *p, int M, const shr_qtaps *x, const shr_qout *o) {
+    static const taps_fn k[MR] = {kt1, kt2, kt3, kt4, kt5, kt6};
+    const int Q = p->Kp / 4;
+    if (p->act.bits == 7) { /* the 7-bit contract, on every code the rows can read */
+        long bad = first_over127(x->lo, x->hi);
+        if (bad >= 0) return bad;
+    }
+    for (int pp = 0; pp < p->npanels; pp++) {
+        _Alignas(64) shr_qg_epi e;
+        shr_qg_epi_fill(p, o, pp, &e);
+        int n0 = pp * NR, nr = p->N - n0 < NR ? p->N - n0 : NR;
+        const int8_t *w = (const int8_t *)p->w + (long)pp * Q * 4 * NR;
+        for (int m = 0; m < M; m += MR) {
+            int mr = M - m < MR ? M - m : MR;
+            k[mr - 1](x->rows + m, x, w, &e, o, nr, m, n0);
+        }
+    }
+    return -1;
 }
 
 static void kv1(const shr_qg_kargs *a) { k_vnni(1, a); }

@@ -475,7 +475,65 @@ static void test_forced_reference(void) {
     shr_force_reference_kernels(0);
 }
 
+/* shr_qgemm_taps (convolution rows read in place from a padded channels-last image) against
+ * shr_qgemm_ref on the same rows written out: 3x3 kernels, stride 1 and 2, C = 4..12, u8 and s8
+ * codes out, 7-bit (REDUCED) and 8-bit (EXACT) activations; a 7-bit violation anywhere the rows
+ * read, and a non-code output, are refused. Without AVX-512 VNNI the call must refuse. */
+static void test_taps(void) {
+    for (int v = 0; v < 8; v++) {
+        int NB = 2 + v % 2, H = 5 + v, Wd = 9 - v % 3, C = 4 * (1 + v % 3), S = 1 + (v / 2) % 2, N = v < 4 ? 16 : 33 - v;
+        int bits = v % 4 == 3 ? 8 : 7, Hp = H + 2, Wp = Wd + 2, OH = (Hp - 3) / S + 1, OW = (Wp - 3) / S + 1;
+        int M = NB * OH * OW, K = 9 * C, zp = rint_in(0, bits == 7 ? 127 : 255);
+        size_t img = (size_t)NB * Hp * Wp * C;
+        uint8_t *xp = malloc(img), *X = malloc((size_t)M * K), *y0 = malloc((size_t)M * N), *y1 = malloc((size_t)M * N);
+        int8_t *W = malloc((size_t)N * K);
+        const uint8_t **rows = malloc(sizeof *rows * (size_t)M);
+        long tapoff[9];
+        for (size_t i = 0; i < img; i++) {
+            size_t pix = i / C;
+            int wp = (int)(pix % Wp), hp = (int)(pix / Wp % Hp);
+            int border = hp == 0 || hp == Hp - 1 || wp == 0 || wp == Wp - 1;
+            xp[i] = (uint8_t)(border ? zp : rint_in(0, bits == 7 ? 127 : 255));
+        }
+        for (int i = 0; i < N * K; i++) W[i] = (int8_t)rint_in(-127, 127);
+        for (int t = 0; t < 9; t++) tapoff[t] = ((long)(t / 3) * Wp + t % 3) * C;
+        for (int m = 0; m < M; m++) {
+            int b = m / (OH * OW), oh = m / OW % OH, ow = m % OW;
+            rows[m] = xp + (((long)b * Hp + oh * S) * Wp + ow * S) * C;
+            for (int t = 0; t < 9; t++) memcpy(X + (size_t)m * K + t * C, rows[m] + tapoff[t], (size_t)C);
+        }
+        shr_qact act = {SHR_U8, zp, bits, 0};
+        shr_qgemm_packed *p = NULL;
+        CHECK_OK(shr_qgemm_pack_s8(&p, SHR_QPATH_AUTO, N, K, W, K, &act, NULL));
+        shr_qtaps tp = {rows, tapoff, 9, C, xp, xp + img};
+        static qoutbuf ob;
+        make_out(&ob, v % 2 ? SHR_QOUT_S8 : SHR_QOUT_U8, N, v % 3 != 0, K);
+        ob.o.ldy = N;
+        if (!shr_qgemm_taps_ok(p, 9, C)) {
+            ob.o.y = y1;
+            CHECK_STATUS(shr_qgemm_taps(p, M, &tp, &ob.o), SHR_ERR_INVALID_ARG);
+        } else {
+            ob.o.y = y0;
+            CHECK_OK(shr_qgemm_ref(p, M, X, K, &ob.o));
+            ob.o.y = y1;
+            CHECK_OK(shr_qgemm_taps(p, M, &tp, &ob.o));
+            CHECK_MSG(memcmp(y0, y1, (size_t)M * N) == 0, "taps case %d (C %d, stride %d, %d-bit) differs", v, C, S, bits);
+            CHECK(!shr_qgemm_taps_ok(p, 8, C) && !shr_qgemm_taps_ok(p, 9, C + 1));
+            if (bits == 7) {
+                xp[img / 2] = 200;
+                CHECK_STATUS(shr_qgemm_taps(p, M, &tp, &ob.o), SHR_ERR_INVALID_ARG);
+                CHECK(strstr(shr_last_error(), "7-bit") != NULL);
+            }
+            shr_qout s32 = {.kind = SHR_QOUT_S32, .y = y1, .ldy = N};
+            CHECK_STATUS(shr_qgemm_taps(p, M, &tp, &s32), SHR_ERR_INVALID_ARG);
+        }
+        shr_qgemm_packed_free(p);
+        free(xp), free(X), free(y0), free(y1), free(W), free(rows);
+    }
+}
+
 int main(void) {
+    RUN(test_taps);
     RUN(test_pack_refuses);
     RUN(test_run_refuses);
     for (int pass = 0; pass < 2; pass++) {

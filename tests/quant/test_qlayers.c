@@ -192,6 +192,13 @@ static void test_qconv(void) {
     /* many rows: several chunks, and threads taking whole chunks */
     geo big = {8, 40, 40, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1};
     run_conv(&u8, &l8, &big, 3);
+    /* patches read in place (with AVX-512 VNNI): C % 4 == 0 taps with stride and uneven padding,
+     * and whole kernel rows of KW * C = 5 codes (one channel, as a first layer) */
+    geo taps = {4, 11, 8, 6, 3, 3, 2, 2, 1, 0, 2, 1, 1, 1, 1};
+    run_conv(&u7, &l8, &taps, 3);
+    geo wide = {1, 12, 10, 20, 5, 5, 2, 1, 2, 2, 1, 2, 1, 1, 1};
+    run_conv(&u7, &l8, &wide, 3);
+    run_conv(&u8, &l8, &wide, 2);
 }
 
 /* A weight whose sum could overflow the int32 accumulator is refused when the graph is checked. */

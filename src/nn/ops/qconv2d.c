@@ -6,8 +6,11 @@
  * in the weight's order) times W^T through qgemm; a 1x1 / stride 1 / unpadded conv reads x
  * itself. Rows are cut into chunks whose patch buffer stays in L2; with several threads each
  * takes whole chunks (qgemm then runs single-threaded), else qgemm threads itself.
+ * With AVX-512 VNNI, u8 codes in and codes out, one group: no patch rows at all (run_taps); qgemm
+ * reads each patch from a padded copy of the input as KH * KW runs of C codes (C % 4 == 0) or
+ * KH runs of KW * C codes rounded up to whole quads against zero-padded weights (first layers).
  * Depthwise (G == C == OC): a direct kernel (qconv2d_dw.c). Integer results do not depend on
- * the split or the thread count. */
+ * the path, the split or the thread count. */
 #include <stdlib.h>
 
 #include "nn/ops/ops_quant.h"
@@ -70,8 +73,12 @@ typedef struct qconv_state {
     shr_qlayer **L;   /* one per group */
     int G;
     shr_qconv_dw *dw; /* depthwise */
-    void *buf;        /* per part: patch rows, then s32 scratch */
+    void *buf;        /* per part: patch rows, then s32 scratch (taps: row pointers) */
     size_t buf_cap;
+    uint8_t *pad;     /* taps: the input with its padding written out */
+    size_t pad_cap;
+    shr_qlayer *wide; /* taps over whole kernel rows: KW * C codes padded to a multiple of 4 */
+    int wide_run;
 } qconv_state;
 
 static void qconv_free_state(void *p) {
@@ -80,7 +87,9 @@ static void qconv_free_state(void *p) {
     for (int g = 0; s->L && g < s->G; g++) shr_qlayer_free(s->L[g]);
     free(s->L);
     shr_qconv_dw_free(s->dw);
+    shr_qlayer_free(s->wide);
     shr_free(s->buf);
+    shr_free(s->pad);
     free(s);
 }
 
@@ -141,6 +150,37 @@ static void im2row(const shr_qconv_cfg *c, const unsigned char *x, int esz, int 
     }
 }
 
+/* A convolution whose kernel rows are not a whole number of 4-code quads (LeNet's and cnn's first
+ * layers: KW * C = 3 or 5) can still read its patches in place: each kernel row becomes one tap
+ * of KW * C codes rounded up to a multiple of 4, the extra codes (the next input pixels, all
+ * valid codes) multiplied by zero weights. This packs those zero-padded weight rows. */
+static shr_status wide_init(qconv_state *s, shr_op_io *io, const shr_qconv_cfg *c) {
+    const shr_tensor *w = io->in[3];
+    int run = c->KW * c->C, R4 = (run + 3) / 4 * 4, K4 = c->KH * R4;
+    int64_t shape[2] = {c->OC, K4};
+    shr_tensor *w4 = NULL, *in[8];
+    SHR_TRY(shr_tensor_create(&w4, SHR_I8, 2, shape));
+    for (int oc = 0; oc < c->OC; oc++)
+        for (int kh = 0; kh < c->KH; kh++)
+            for (int j = 0; j < run; j++) {
+                int64_t src = ((int64_t)oc * c->KH + kh) * run + j;
+                ((int8_t *)w4->data)[(int64_t)oc * K4 + kh * R4 + j] =
+                    (int8_t)(w->dtype == SHR_I4 ? shr_i4_get(w->data, src) : ((const int8_t *)w->data)[src]);
+            }
+    for (int i = 0; i < 8; i++) in[i] = i < io->node->n_inputs ? io->in[i] : NULL;
+    in[3] = w4;
+    shr_op_io io2 = *io;
+    io2.in = in;
+    shr_status st = shr_qlayer_init(&s->wide, &io2, 0, c->OC, K4);
+    shr_tensor_free(w4);
+    if (st == SHR_OK && !shr_qlayer_taps_ok(s->wide, c->KH, R4)) {
+        shr_qlayer_free(s->wide);
+        s->wide = NULL;
+    }
+    s->wide_run = R4;
+    return st;
+}
+
 static shr_status qconv_init(shr_op_io *io, const shr_qconv_cfg *c, qconv_state **out) {
     qconv_state *s = calloc(1, sizeof *s);
     if (!s) return shr_fail(SHR_ERR_NOMEM, "out of memory");
@@ -152,6 +192,9 @@ static shr_status qconv_init(shr_op_io *io, const shr_qconv_cfg *c, qconv_state 
         s->L = calloc((size_t)c->G, sizeof *s->L);
         if (!s->L) st = shr_fail(SHR_ERR_NOMEM, "out of memory");
         for (int g = 0; st == SHR_OK && g < c->G; g++) st = shr_qlayer_init(&s->L[g], io, g * c->OCg, c->OCg, c->K);
+        if (st == SHR_OK && c->G == 1 && c->DW == 1 && !c->pointwise && (c->KW * c->C) % 4 &&
+            io->in[0]->dtype == SHR_U8 && io->in[3]->dtype != SHR_I16)
+            st = wide_init(s, io, c);
     }
     if (st != SHR_OK) {
         qconv_free_state(s);
@@ -165,6 +208,81 @@ static shr_status qconv_init(shr_op_io *io, const shr_qconv_cfg *c, qconv_state 
 static int chunk_rows(const shr_qconv_cfg *c, int esz) {
     int r = 131072 / (c->K * esz);
     return r < 24 ? 24 : r / 6 * 6;
+}
+
+/* Keeps the first error of the parallel parts; msg (256 bytes) is set again on the calling thread. */
+static void keep_error(shr_status e, shr_status *st, char *msg) {
+    if (e == SHR_OK) return;
+#pragma omp critical(shr_qconv_err)
+    if (*st == SHR_OK) {
+        *st = e;
+        snprintf(msg, 256, "%s", shr_last_error());
+    }
+}
+
+static shr_status grow(void **p, size_t *cap, size_t need) {
+    if (need <= *cap) return SHR_OK;
+    shr_free(*p);
+    *cap = 0;
+    if (!(*p = shr_alloc(need))) return shr_fail(SHR_ERR_NOMEM, "out of memory");
+    *cap = need;
+    return SHR_OK;
+}
+
+/* u8 / i8 codes in and out, one group, channels a multiple of 4, the VNNI kernel present: no
+ * patch rows. The input is copied once with its padding (x's zero point) around each image,
+ * (N, H + pt + pb, W + pl + pr, C); the patch of output pixel (n, oh, ow) is then KH * KW runs of
+ * C codes at fixed offsets from its top-left input pixel, which qgemm reads in place
+ * (shr_qgemm_taps). Same integers as the im2row path. */
+static shr_status run_taps(qconv_state *s, const shr_qconv_cfg *c, shr_op_io *io, int wide) {
+    const shr_tensor *x = io->in[0];
+    const int *pad = io->node->attrs.pad, N = (int)x->shape[0], M = N * c->P;
+    const long Hp = c->H + pad[0] + pad[2], Wp = c->W + pad[1] + pad[3], C = c->C, rowb = Wp * C;
+    const size_t total = (size_t)N * Hp * rowb + 4; /* + the codes a wide tap reads past the last pixel */
+    SHR_TRY(grow((void **)&s->pad, &s->pad_cap, total));
+    const int zp = shr_q_param_io(io, 1, 2).zero_point;
+    const uint8_t *src = x->data;
+    for (long r = 0; r < N * Hp; r++) { /* padded row r of image r / Hp */
+        uint8_t *d = s->pad + r * rowb;
+        long ih = r % Hp - pad[0];
+        if (ih < 0 || ih >= c->H) {
+            memset(d, zp & 0xFF, (size_t)rowb);
+            continue;
+        }
+        memset(d, zp & 0xFF, (size_t)(pad[1] * C));
+        memcpy(d + pad[1] * C, src + ((r / Hp) * c->H + ih) * c->W * C, (size_t)(c->W * C));
+        memset(d + (pad[1] + c->W) * C, zp & 0xFF, (size_t)(pad[3] * C));
+    }
+    memset(s->pad + total - 4, zp & 0xFF, 4);
+    long tapoff[64];
+    shr_qlayer *L = wide ? s->wide : s->L[0];
+    const int ntaps = wide ? c->KH : c->KH * c->KW, run = wide ? s->wide_run : c->C;
+    for (int t = 0; t < ntaps; t++) /* kernel rows, or (kh, kw) */
+        tapoff[t] = wide ? (long)t * c->DH * rowb : ((long)(t / c->KW) * c->DH * Wp + (long)(t % c->KW) * c->DW) * C;
+    int R = chunk_rows(c, 1), nchunks = (M + R - 1) / R, parts = shr_op_threads();
+    if (parts > nchunks) parts = nchunks;
+    SHR_TRY(grow(&s->buf, &s->buf_cap, (size_t)parts * R * sizeof(uint8_t *)));
+    uint8_t *y = io->out->data;
+    shr_status st = SHR_OK;
+    char msg[256] = "";
+#pragma omp parallel for schedule(static) num_threads(parts) if (parts > 1)
+    for (int t = 0; t < parts; t++) {
+        const uint8_t **rows = (const uint8_t **)s->buf + (size_t)t * R;
+        for (int ch = (int)((int64_t)nchunks * t / parts); ch < (int)((int64_t)nchunks * (t + 1) / parts); ch++) {
+            int r0 = ch * R, r1 = r0 + R < M ? r0 + R : M;
+            int b = r0 / c->P, oh = (r0 % c->P) / c->OW, ow = r0 % c->OW; /* then counted, not divided */
+            for (int m = r0; m < r1; m++) {
+                rows[m - r0] = s->pad + ((long)b * Hp + (long)oh * c->SH) * rowb + (long)ow * c->SW * C;
+                if (++ow == c->OW) {
+                    ow = 0;
+                    if (++oh == c->OH) oh = 0, b++;
+                }
+            }
+            shr_qtaps tp = {rows, tapoff, ntaps, run, rows[0], rows[r1 - r0 - 1] + tapoff[ntaps - 1] + run};
+            keep_error(shr_qlayer_run_taps(L, r1 - r0, &tp, y + (size_t)r0 * c->OC, c->OC), &st, msg);
+        }
+    }
+    return st == SHR_OK ? SHR_OK : shr_fail(st, "%s", msg);
 }
 
 static shr_status run_gemm(qconv_state *s, const shr_qconv_cfg *c, shr_op_io *io) {
@@ -198,16 +316,10 @@ static shr_status run_gemm(qconv_state *s, const shr_qconv_cfg *c, shr_op_io *io
             int r0 = ch * R, r1 = r0 + R < M ? r0 + R : M;
             for (int g = 0; g < c->G; g++) {
                 im2row(c, x->data, xesz, zp, g, r0, r1, rows);
-                shr_status e = shr_qlayer_run(s->L[g], r1 - r0, rows, c->K,
-                                              y + ((size_t)r0 * c->OC + (size_t)g * c->OCg) * yesz, c->OC, fused, lo,
-                                              hi, s32);
-                if (e != SHR_OK) {
-#pragma omp critical(shr_qconv_err)
-                    if (st == SHR_OK) {
-                        st = e;
-                        snprintf(msg, sizeof msg, "%s", shr_last_error());
-                    }
-                }
+                keep_error(shr_qlayer_run(s->L[g], r1 - r0, rows, c->K,
+                                          y + ((size_t)r0 * c->OC + (size_t)g * c->OCg) * yesz, c->OC, fused, lo,
+                                          hi, s32),
+                           &st, msg);
             }
         }
     }
@@ -223,7 +335,14 @@ static shr_status qconv_forward(shr_op_io *io) {
         SHR_TRY(qconv_init(io, &c, &s));
         if (io->state) *io->state = s;
     }
-    shr_status st = c.depthwise ? shr_qconv_dw_run(s->dw, &c, io) : run_gemm(s, &c, io);
+    int taps = !c.depthwise && !c.pointwise && c.G == 1 && x->dtype != SHR_I16 && c.C % 4 == 0 &&
+               c.KH * c.KW <= 64 && shr_qlayer_taps_ok(s->L[0], c.KH * c.KW, c.C);
+    int wide = !taps && s->wide && x->dtype == SHR_U8;
+    const int *pd = io->node->attrs.pad; /* the padded copy: at most 64 MiB, else patch rows */
+    if ((double)x->shape[0] * (c.H + pd[0] + pd[2]) * (c.W + pd[1] + pd[3]) * c.C > 64.0 * 1024 * 1024) taps = wide = 0;
+    shr_status st = c.depthwise ? shr_qconv_dw_run(s->dw, &c, io)
+                    : taps || wide ? run_taps(s, &c, io, wide)
+                                   : run_gemm(s, &c, io);
     if (!io->state) qconv_free_state(s);
     return st;
 }

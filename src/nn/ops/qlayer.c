@@ -139,8 +139,8 @@ shr_status shr_qlayer_init(shr_qlayer **out, const shr_op_io *io, int c0, int N,
     return SHR_OK;
 }
 
-shr_status shr_qlayer_run(shr_qlayer *L, int M, const void *X, long ldx, void *Y, long ldy, int fused, float lo,
-                          float hi, int32_t *s32) {
+/* The output stage for codes out (kind set by the caller). */
+static shr_qout codes_out(const shr_qlayer *L, void *Y, long ldy) {
     shr_qout o;
     memset(&o, 0, sizeof o);
     o.y = Y;
@@ -151,6 +151,22 @@ shr_status shr_qlayer_run(shr_qlayer *L, int M, const void *X, long ldx, void *Y
     o.zero_point = L->zy;
     o.qmin = L->qmin;
     o.qmax = L->qmax;
+    return o;
+}
+
+int shr_qlayer_taps_ok(const shr_qlayer *L, int ntaps, int run) {
+    return (L->yt == SHR_U8 || L->yt == SHR_I8) && shr_qgemm_taps_ok(L->packed, ntaps, run);
+}
+
+shr_status shr_qlayer_run_taps(shr_qlayer *L, int M, const shr_qtaps *x, void *Y, long ldy) {
+    shr_qout o = codes_out(L, Y, ldy);
+    o.kind = L->yt == SHR_U8 ? SHR_QOUT_U8 : SHR_QOUT_S8;
+    return shr_qgemm_taps(L->packed, M, x, &o);
+}
+
+shr_status shr_qlayer_run(shr_qlayer *L, int M, const void *X, long ldx, void *Y, long ldy, int fused, float lo,
+                          float hi, int32_t *s32) {
+    shr_qout o = codes_out(L, Y, ldy);
     switch (L->yt) {
     case SHR_U8: o.kind = SHR_QOUT_U8; return shr_qgemm(L->packed, M, X, ldx, &o);
     case SHR_I8: o.kind = SHR_QOUT_S8; return shr_qgemm(L->packed, M, X, ldx, &o);

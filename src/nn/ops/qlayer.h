@@ -32,4 +32,9 @@ void shr_qlayer_free(shr_qlayer *L);
 shr_status shr_qlayer_run(shr_qlayer *L, int M, const void *X, long ldx, void *Y, long ldy, int fused, float lo,
                           float hi, int32_t *s32);
 
+/* Convolution rows read in place (kernels/qgemm.h, shr_qtaps): available when the output is codes
+ * (u8 / i8) and shr_qgemm_taps_ok; single-threaded. */
+int shr_qlayer_taps_ok(const shr_qlayer *L, int ntaps, int run);
+shr_status shr_qlayer_run_taps(shr_qlayer *L, int M, const shr_qtaps *x, void *Y, long ldy);
+
 #endif
