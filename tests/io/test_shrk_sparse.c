@@ -211,6 +211,31 @@ static void expect_sparse(const char *what, edit_fn edit, const char *phrase) {
     free(copy);
 }
 
+/* Every prefix and a flip of every byte of `good`'s SPARSE (CRC fixed) fail or load, never crash. */
+static void flip_every_byte(void) {
+    size_t n;
+    const uint8_t *s = section(good, SHRK_SEC_SPARSE, &n);
+    uint8_t *copy = malloc(n);
+    int loaded = 0;
+    for (size_t i = 0; s && copy && i < n; i++) {
+        size_t m;
+        memcpy(copy, s, n);
+        copy[i] ^= 0x5A;
+        uint8_t *b = with_section(SHRK_SEC_SPARSE, copy, n, &m);
+        shr_graph *g2 = NULL;
+        if (shr_model_from_memory(b, m, &g2) == SHR_OK) {
+            loaded++; /* a changed value byte is a valid, different model */
+            shr_graph_free(g2);
+        }
+        free(b);
+        b = with_section(SHRK_SEC_SPARSE, s, i, &m);
+        CHECK(load(b, m) != SHR_OK);
+        free(b);
+    }
+    CHECK_MSG(loaded < (int)n, "%d of %zu flips loaded", loaded, n);
+    free(copy);
+}
+
 /* Entries in value order: a.w (CSR), b.w (bitmask), c.w (block). */
 #define ENT(i) (8 + (i) * SHRK_SPARSE_ENTRY_SIZE)
 static size_t data_of(const uint8_t *s, int i) { return (size_t)shrk_get_u64(s + ENT(i) + 16); }
@@ -310,27 +335,7 @@ static void test_hostile_sparse(void) {
     CHECK_STATUS(load(b, n), SHR_ERR_FORMAT);
     free(b);
 
-    /* Every prefix and a flip of every byte of SPARSE (CRC fixed) fail or load, never crash. */
-    s = section(good, SHRK_SEC_SPARSE, &n);
-    uint8_t *copy = malloc(n);
-    int loaded = 0;
-    for (size_t i = 0; i < n; i++) {
-        size_t m;
-        memcpy(copy, s, n);
-        copy[i] ^= 0x5A;
-        b = with_section(SHRK_SEC_SPARSE, copy, n, &m);
-        shr_graph *g2 = NULL;
-        if (shr_model_from_memory(b, m, &g2) == SHR_OK) {
-            loaded++; /* a changed value byte is a valid, different model */
-            shr_graph_free(g2);
-        }
-        free(b);
-        b = with_section(SHRK_SEC_SPARSE, s, i, &m);
-        CHECK(load(b, m) != SHR_OK);
-        free(b);
-    }
-    CHECK_MSG(loaded < (int)n, "%d of %zu flips loaded", loaded, n);
-    free(copy);
+    flip_every_byte();
     free(good);
     shr_graph_free(good_graph);
 }
@@ -427,6 +432,7 @@ static void test_integer_weights(void) {
         free(b);
     }
     free(copy);
+    flip_every_byte();
     free(buf);
     free(w8);
     free(w16);
