@@ -50,7 +50,8 @@ static shr_graph *quantized_as(const char *arch, int bits, int variant) {
     float *x = images(N_CAL, 7);
     int32_t *y = calloc(N_CAL, sizeof *y);
     shr_dataset *cal = NULL;
-    CHECK_OK(shr_zoo_build(arch, 1, 28, 28, 10, 3, &f));
+    if (strchr(arch, '\n')) CHECK_OK(shr_arch_parse(arch, 1, 28, 28, 10, 3, &f));
+    else CHECK_OK(shr_zoo_build(arch, 1, 28, 28, 10, 3, &f));
     CHECK_OK(shr_dataset_from_arrays(N_CAL, 1, 28, 28, x, y, &cal));
     shr_quant_config cfg = shr_quant_default();
     cfg.bits = bits;
@@ -93,8 +94,10 @@ static void check_structure(const void *buf, size_t size, const shr_graph *q, co
     Onnx__ModelProto *m = onnx__model_proto__unpack(NULL, size, buf);
     CHECK(m != NULL);
     if (!m) return;
-    int layers = 0, w_ok = 0, b_ok = 0, quant = 0;
+    int layers = 0, w_ok = 0, b_ok = 0, quant = 0, qops = 0;
     for (int k = 0; k < q->n_nodes; k++) layers += q->nodes[k].op == SHR_OP_QCONV2D || q->nodes[k].op == SHR_OP_QLINEAR;
+    for (int k = 0; k < q->n_nodes; k++) qops += q->nodes[k].op == SHR_OP_QCLAMP || q->nodes[k].op == SHR_OP_QAVGPOOL2D;
+    if (strchr(arch, '\n')) CHECK_MSG(qops == 3, "the spec lowers to %d qclamp / qavgpool nodes, not 3", qops);
     for (size_t k = 0; k < m->graph->n_node; k++) {
         const Onnx__NodeProto *n = m->graph->node[k];
         quant += !strcmp(n->op_type, "QuantizeLinear");
@@ -114,9 +117,12 @@ static void check_structure(const void *buf, size_t size, const shr_graph *q, co
 
 static void test_qdq_round_trip(void) {
     /* the zoo models with default settings, then lenet5 (conv, pools, Linear on flattened
-     * channels-last codes) in the other variants */
-    const char *archs[] = {"cnn-tiny", "lenet5", "resnet8", "dwnet", "mlp-small", "lenet5", "lenet5", "lenet5"};
-    const int variant[] = {0, 0, 0, 0, 0, 1, 2, 3};
+     * channels-last codes) in the other variants, then activations after pools (qclamp) and a
+     * strided average pool on codes */
+    static const char *const clamps =
+        "conv 8 k=3\nrelu\nconv 16 k=3\nmaxpool k=2\nrelu6\navgpool k=3 s=2 p=1\nrelu\nflatten\nlinear 10\n";
+    const char *archs[] = {"cnn-tiny", "lenet5", "resnet8", "dwnet", "mlp-small", "lenet5", "lenet5", "lenet5", clamps};
+    const int variant[] = {0, 0, 0, 0, 0, 1, 2, 3, 0};
     float *x = images(N_TEST, 11);
     for (size_t a = 0; a < sizeof archs / sizeof archs[0]; a++) {
         shr_graph *q = quantized_as(archs[a], 8, variant[a]), *back = NULL;
@@ -150,9 +156,9 @@ static void test_qdq_round_trip(void) {
              * the logits: measured mean |d| <= 0.8 % and max |d| <= 5 % of the largest logit, top-1
              * 44 of 48. A wrong layout or scale gives differences the size of the logits. */
             CHECK_MSG(dsum / (N_TEST * 10) <= 0.02 * lmax && dmax <= 0.15 * lmax,
-                      "%s (variant %d): |int8 - reimported QDQ| mean %.3g max %.3g, largest logit %.3g", archs[a], variant[a],
+                      "%.8s (variant %d): |int8 - reimported QDQ| mean %.3g max %.3g, largest logit %.3g", archs[a], variant[a],
                       dsum / (N_TEST * 10), dmax, lmax);
-            CHECK_MSG(same >= N_TEST * 4 / 5, "%s (variant %d): top-1 identical for %d of %d", archs[a], variant[a],
+            CHECK_MSG(same >= N_TEST * 4 / 5, "%.8s (variant %d): top-1 identical for %d of %d", archs[a], variant[a],
                       same, N_TEST);
         }
         free(yq);

@@ -22,7 +22,7 @@
 #include "io/onnx/onnx_export.h"
 #include "nn/ops/ops_quant.h"
 
-enum { T_F32 = 1, T_U8 = 2, T_I8 = 3, T_I32 = 6 };
+enum { T_U8 = 2, T_I8 = 3, T_I32 = 6 };
 
 static const float *fdata(const ex_ctx *c, int v) { return shr_f32(c->g->values[v].data); }
 
@@ -206,7 +206,7 @@ static shr_status emit_same_scale(ex_ctx *c, const shr_node *n) {
     if (n->op == SHR_OP_QAVGPOOL2D) vs = n->inputs[1], vz = n->inputs[2];
     else SHR_TRY(code_params(c, n->inputs[0], &vs, &vz)); /* the producer's scale */
     SHR_TRY(dq_codes(c, n->inputs[0], vs, vz, NULL, &x));
-    const char *y = ex_fresh(c, c->g->values[n->output].name);
+    const char *y = n->op == SHR_OP_QCLAMP ? x : ex_fresh(c, c->g->values[n->output].name);
     Onnx__NodeProto *o;
     switch (n->op) {
     case SHR_OP_QMAXPOOL2D: ex_window(c, ex_node(c, "MaxPool", 1, &x, y), &n->attrs, 0); break;
@@ -216,7 +216,7 @@ static shr_status emit_same_scale(ex_ctx *c, const shr_node *n) {
         ex_attr_i(c, o, "count_include_pad", n->attrs.count_include_pad != 0);
         break;
     case SHR_OP_QFLATTEN: ex_attr_i(c, ex_node(c, "Flatten", 1, &x, y), "axis", 1); break;
-    default: ex_node(c, "Identity", 1, &x, y); break; /* qclamp: requant's Clip is the clamp */
+    default: break; /* qclamp: requant's Clip is the clamp */
     }
     shr_node q = *n; /* pools and flatten keep the codes' clamp: the type range */
     if (n->op != SHR_OP_QCLAMP) q.attrs.alpha = -1e9f, q.attrs.eps = 1e9f;
