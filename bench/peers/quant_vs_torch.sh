@@ -63,16 +63,18 @@ read -r tf1 tf1lo tf1hi < <(stat t latency_ms_f32_b1); read -r tf64 tf64lo tf64h
 read -r tq1 tq1lo tq1hi < <(stat t latency_ms_int8_b1); read -r tq64 tq64lo tq64hi < <(stat t latency_ms_int8_b64)
 t_f32=$(field 'j["accuracy_f32"]' <"$tmp/t_1.json"); t_int8=$(field 'j["accuracy_int8"]' <"$tmp/t_1.json")
 engine=$(field 'j["engine"]' <"$tmp/t_1.json"); tv=$(field 'j["version"]' <"$tmp/t_1.json")
+# shrink's int8 kernels use AVX-512 VNNI when the CPU has it (SHRINK_KERNELS=avx2 turns it off)
+vnni=no; grep -qw avx512_vnni /proc/cpuinfo && [ "${SHRINK_KERNELS:-}" != avx2 ] && [ "${SHRINK_KERNELS:-}" != generic ] && vnni=yes
 if [ $json = 1 ]; then
-  printf '{"benchmark": "quant_vs_torch", "arch": "%s", "calib": "%s", "threads": %s, "rounds": %s, "torch": "%s", "engine": "%s",\n' \
-    "$arch" "$calib" "$threads" "$rounds" "$tv" "$engine"
+  printf '{"benchmark": "quant_vs_torch", "arch": "%s", "calib": "%s", "threads": %s, "rounds": %s, "torch": "%s", "engine": "%s", "shrink_vnni": "%s",\n' \
+    "$arch" "$calib" "$threads" "$rounds" "$tv" "$engine" "$vnni"
   printf ' "shrink": {"accuracy_f32": %s, "accuracy_int8": %s, "latency_ms_f32_b1": %s, "latency_ms_int8_b1": %s, "latency_ms_f32_b64": %s, "latency_ms_int8_b64": %s},\n' \
     "$s_f32" "$s_int8" "$sf1" "$sq1" "$sf64" "$sq64"
   printf ' "pytorch": {"accuracy_f32": %s, "accuracy_int8": %s, "latency_ms_f32_b1": %s, "latency_ms_int8_b1": %s, "latency_ms_f32_b64": %s, "latency_ms_int8_b64": %s}}\n' \
     "$t_f32" "$t_int8" "$tf1" "$tq1" "$tf64" "$tq64"
 else
-  printf "%s, static int8 per-channel (shrink: %s calibration; PyTorch %s, %s engine), %s thread(s),\n" \
-    "$arch" "$calib" "$tv" "$engine" "$threads"
+  printf "%s, static int8 per-channel (shrink: %s calibration, AVX-512 VNNI %s; PyTorch %s, %s engine), %s thread(s),\n" \
+    "$arch" "$calib" "$vnni" "$tv" "$engine" "$threads"
   printf "median latency over %s alternating rounds (min..max)\n" "$rounds"
   printf "%-8s %8s %8s %24s %24s %24s %24s\n" "" "acc f32" "acc int8" "b1 f32 ms" "b1 int8 ms" "b64 f32 ms" "b64 int8 ms"
   printf "%-8s %8.4f %8.4f %8.4f (%6.4f..%6.4f) %8.4f (%6.4f..%6.4f) %8.3f (%6.3f..%6.3f) %8.3f (%6.3f..%6.3f)\n" \

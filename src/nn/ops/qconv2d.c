@@ -11,6 +11,9 @@
  * KH runs of KW * C codes rounded up to whole quads against zero-padded weights (first layers).
  * Depthwise (G == C == OC): a direct kernel (qconv2d_dw.c). Integer results do not depend on
  * the path, the split or the thread count. */
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 #include <stdlib.h>
 
 #include "nn/ops/ops_quant.h"
@@ -265,10 +268,17 @@ static shr_status run_taps(qconv_state *s, const shr_qconv_cfg *c, shr_op_io *io
     uint8_t *y = io->out->data;
     shr_status st = SHR_OK;
     char msg[256] = "";
-#pragma omp parallel for schedule(static) num_threads(parts) if (parts > 1)
-    for (int t = 0; t < parts; t++) {
-        const uint8_t **rows = (const uint8_t **)s->buf + (size_t)t * R;
-        for (int ch = (int)((int64_t)nchunks * t / parts); ch < (int)((int64_t)nchunks * (t + 1) / parts); ch++) {
+    /* Chunks are handed out one at a time: a thread the OS has descheduled (a shared machine) does
+     * not hold the others up. Each chunk's rows depend on nothing else, so the bits do not change. */
+#pragma omp parallel num_threads(parts) if (parts > 1)
+    {
+#ifdef _OPENMP
+        const uint8_t **rows = (const uint8_t **)s->buf + (size_t)omp_get_thread_num() * R;
+#else
+        const uint8_t **rows = (const uint8_t **)s->buf;
+#endif
+#pragma omp for schedule(dynamic, 1)
+        for (int ch = 0; ch < nchunks; ch++) {
             int r0 = ch * R, r1 = r0 + R < M ? r0 + R : M;
             int b = r0 / c->P, oh = (r0 % c->P) / c->OW, ow = r0 % c->OW; /* then counted, not divided */
             for (int m = r0; m < r1; m++) {
