@@ -45,11 +45,11 @@ for seed in ${seeds//,/ }; do
     --data fashion-mnist --threads 1 --seed "$seed" "${lim[@]}" -o "$tmp/pruned$seed.shrk" --json >"$tmp/prune$seed.json"
   PYTHONPATH="$root/bench/peers" $py "$root/bench/peers/torch_prune.py" --arch "$arch" --from-shrk "$tmp/dense.shrk" \
     --sparsity "$sparsity" --finetune-epochs "$ft" --train-limit "$limit" --threads 1 --seed "$seed" >"$tmp/torch$seed.json"
-  s_acc+=("$(field 'j["accuracy_after"]' <"$tmp/prune$seed.json")")
-  t_acc+=("$(field 'j["after"]["accuracy"]' <"$tmp/torch$seed.json")")
+  s_acc+=("$(field 'round(j["accuracy_after"], 4)' <"$tmp/prune$seed.json")")
+  t_acc+=("$(field 'round(j["after"]["accuracy"], 4)' <"$tmp/torch$seed.json")")
   last=$seed
 done
-mean() { $py -c "import sys; v=[float(a) for a in sys.argv[1:]]; print(sum(v)/len(v))" "$@"; }
+mean() { $py -c "import sys; v=[float(a) for a in sys.argv[1:]]; print(round(sum(v) / len(v), 5))" "$@"; }
 s_mean=$(mean "${s_acc[@]}") t_mean=$(mean "${t_acc[@]}")
 s_acc0=$(field 'j["accuracy_before"]' <"$tmp/prune$last.json")
 t_acc0=$(field 'j["before"]["accuracy"]' <"$tmp/torch$last.json")
