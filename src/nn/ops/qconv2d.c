@@ -347,7 +347,7 @@ static shr_status qconv_forward(shr_op_io *io) {
     }
     int taps = !c.depthwise && !c.pointwise && c.G == 1 && x->dtype != SHR_I16 && c.C % 4 == 0 &&
                c.KH * c.KW <= 64 && shr_qlayer_taps_ok(s->L[0], c.KH * c.KW, c.C);
-    int wide = !taps && s->wide && x->dtype == SHR_U8;
+    int wide = !taps && s->wide && x->dtype == SHR_U8 && c.KH <= 64; /* tapoff[64] */
     const int *pd = io->node->attrs.pad; /* the padded copy: at most 64 MiB, else patch rows */
     if ((double)x->shape[0] * (c.H + pd[0] + pd[2]) * (c.W + pd[1] + pd[3]) * c.C > 64.0 * 1024 * 1024) taps = wide = 0;
     shr_status st = c.depthwise ? shr_qconv_dw_run(s->dw, &c, io)
