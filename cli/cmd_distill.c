@@ -148,7 +148,11 @@ static shr_status add_lineage(shr_graph *g, const distill_args *a, const shr_tra
     for (int i = 0; i < a->n_features && n > 0 && (size_t)n < sizeof line; i++)
         n += snprintf(line + n, sizeof line - (size_t)n, " feature=%s", a->features[i]);
     if (a->n_features > 0 && n > 0 && (size_t)n < sizeof line)
-        snprintf(line + n, sizeof line - (size_t)n, " beta=%g", a->beta);
+        n += snprintf(line + n, sizeof line - (size_t)n, " beta=%g", a->beta);
+    /* Augmentation changes what the teacher labels (each batch's own view), so say so. */
+    if (a->crop_pad > 0 && n > 0 && (size_t)n < sizeof line)
+        n += snprintf(line + n, sizeof line - (size_t)n, " crop_pad=%d", a->crop_pad);
+    if (a->hflip && n > 0 && (size_t)n < sizeof line) snprintf(line + n, sizeof line - (size_t)n, " hflip");
     return shr_graph_add_lineage(g, line);
 }
 

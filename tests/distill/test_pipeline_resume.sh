@@ -3,7 +3,8 @@
 # a step that fails the first time (its arch file is missing) is resumed without
 # re-running steps 1-2; a pipeline killed during step 3 resumes at step 3; a
 # changed option re-runs that step and what depends on it; --from-scratch runs
-# everything again, bit for bit; a step whose subcommand is missing names itself.
+# everything again, bit for bit; a step whose subcommand is missing names itself;
+# the example recipes in examples/ validate.
 set -u
 cli=${SHR_CLI:?}
 tmp=$(mktemp -d "${SHR_TMPDIR:-/tmp}/pipeline.XXXXXX")
@@ -98,6 +99,18 @@ echo '{"workdir": "w", "steps": [' >bad.json
 check "broken recipe: exit 1 with a line number" "[ $? = 1 ] && grep -q 'line' err9 && [ \$(wc -l <err9) = 1 ]"
 "$cli" pipeline >/dev/null 2>&1
 check "no recipe: usage error" "[ $? = 2 ]"
+
+# 9. The shipped example recipes are valid (run from the source root, where they refer to examples/).
+src=${SHR_SOURCE_DIR:-}
+if [ -n "$src" ] && [ -d "$src/examples" ]; then
+  for f in "$src"/examples/recipe-*.json; do
+    (cd "$src" && "$cli" pipeline "$f" --dry-run) >dry.out 2>&1
+    check "$(basename "$f") is a valid recipe" "[ $? = 0 ] && grep -q '^shrink ' dry.out"
+  done
+  (cd "$src" && "$cli" pipeline examples/recipe-full.json --dry-run) >dry.out 2>&1
+  check "recipe-full prunes 80 % and quantizes to int8" \
+    "grep -q 'prune .*--sparsity 0.8' dry.out && grep -q 'quantize .*--bits 8 --mode static' dry.out"
+fi
 
 echo "$passes passed, $fails failed"
 [ "$fails" = 0 ]

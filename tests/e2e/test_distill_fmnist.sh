@@ -32,6 +32,16 @@ check "lineage records the distillation" "grep -q 'distill teacher=$tmp/t.shrk s
   -o "$tmp/s2.shrk" >/dev/null 2>&1
 check "same seed, same student bytes" "cmp -s $tmp/s.shrk $tmp/s2.shrk"
 
+# Augmented batches: the teacher labels each batch's own view (no cache); the lineage says so.
+"$cli" distill --teacher "$tmp/t.shrk" --arch mlp-small "${data[@]}" --train-limit 3000 --epochs 2 --hflip \
+  --crop-pad 1 -o "$tmp/a.shrk" --json >"$tmp/a.json" 2>"$tmp/a.err"
+check "augmented distill ran" "[ -s $tmp/a.shrk ]"
+aacc=$(get "$tmp/a.json" accuracy)
+echo "mlp -> mlp-small, augmented, 3k samples, 2 epochs: $aacc" >&2
+check "augmented student learns (got $aacc)" "$py -c 'import sys; sys.exit(0 if $aacc >= 0.70 else 1)'"
+"$cli" inspect "$tmp/a.shrk" >"$tmp/a-inspect.txt" 2>&1
+check "lineage records the augmentation" "grep -q 'T=2 alpha=0.5 .* crop_pad=1 hflip' $tmp/a-inspect.txt"
+
 # A feature hint from the teacher's hidden layer into cnn-tiny's last block.
 "$cli" distill --teacher "$tmp/t.shrk" --arch cnn-tiny "${data[@]}" --train-limit 5000 --epochs 2 \
   --feature relu1:block3.pool --beta 0.5 -o "$tmp/h.shrk" --json >"$tmp/h.json" 2>"$tmp/h.err"
