@@ -7,15 +7,17 @@
  * int8 weights with f32 activations (weight-only), "q8" = int8 weights x uint8 activations
  * (s32 sums). Then 2:4 and 1:4 against dense; batch 1 at 4096x4096 (64 MB: from memory, not
  * cache); the zoo's layers at batch 64 (conv layers in the convolution layout, W x col); and
- * the per-layer format choice. Rates count
+ * the per-layer format choice (SHR_BENCH_MODEL=FILE.shrk instead: that model's layers and plan
+ * at batch 1, see model_profile). Rates count
  * the stored nonzeros only (2 ops each); ratio = dense time / this time. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "bench_common.h"
 #include "kernels/kernels.h"
 #include "kernels/sparse.h"
-#include "shrink/tensor.h"
+#include "shrink/shrink.h"
 
 typedef struct sp_run {
     const shr_spmat *A; /* NULL: the dense kernel on W */
@@ -157,7 +159,94 @@ static void choose(bench_ctx *c, int N, int K, int M, double s, shr_sp_dtype dt)
     shr_free(W);
 }
 
+/* SHR_BENCH_MODEL=FILE.shrk: where a model's batch-1 time goes instead of the sections below:
+ * each Linear layer's weight in dense (GEMV) / CSR / 4x1 / 8x1, then the whole plan as the
+ * runtime compiles it (formats by its cost model) and with SHRINK_SPARSE=off, interleaved. */
+typedef struct plan_run {
+    shr_plan *p;
+    const float *x;
+} plan_run;
+
+static void run_plan(void *arg) {
+    const plan_run *r = arg;
+    const float *y;
+    shr_plan_run(r->p, r->x, 1, &y);
+}
+
+static void model_profile(bench_ctx *c, const char *path) {
+    static const contender layer_set[] = {{"csr f32", SHR_SP_CSR, SHR_SP_F32, 0, 1, 1, 0},
+                                          {"4x1 f32", SHR_SP_4X1, SHR_SP_F32, 0, 4, 1, 0},
+                                          {"8x1 f32", SHR_SP_8X1, SHR_SP_F32, 0, 8, 1, 0}};
+    shr_graph *g = NULL;
+    shr_plan *p[2] = {NULL, NULL};
+    if (shr_model_load(path, &g) != SHR_OK) {
+        fprintf(stderr, "sparse bench: %s\n", shr_last_error());
+        return;
+    }
+    float X[4096] = {0}, Y[4096];
+    bench_fill_f32(X, 4096, 3);
+    for (int k = 0; k < g->n_nodes; k++) {
+        const shr_node *n = &g->nodes[k];
+        const shr_tensor *w = n->op == SHR_OP_LINEAR && n->n_inputs > 1 ? g->values[n->inputs[1]].data : NULL;
+        if (!w || w->ndim != 2 || w->shape[1] > 4096 || w->shape[0] > 4096) continue;
+        int N = (int)w->shape[0], K = (int)w->shape[1];
+        shr_spmat A[3];
+        memset(A, 0, sizeof A);
+        sp_run runs[4];
+        bench_case bc[4];
+        double sec[4];
+        runs[0] = (sp_run){NULL, shr_f32(w), 0, 1, N, K, 0, X, NULL, Y};
+        bc[0] = (bench_case){"dense", run_one, &runs[0]};
+        int ok = 1;
+        for (int i = 0; i < 3 && ok; i++) {
+            ok = shr_spmat_from_dense(&A[i], layer_set[i].format, SHR_SP_F32, N, K, shr_f32(w), K) == SHR_OK;
+            runs[i + 1] = (sp_run){&A[i], NULL, 0, 1, N, K, 0, X, NULL, Y};
+            bc[i + 1] = (bench_case){layer_set[i].name, run_one, &runs[i + 1]};
+        }
+        if (ok) {
+            bench_time_interleaved(c, bc, 4, sec);
+            char shape[96];
+            snprintf(shape, sizeof shape, "%.40s %dx%d nz %lld", n->name, N, K, (long long)shr_tensor_count_nonzero(w));
+            bench_row(c, "sparse", "dense sgemv", shape, 2.0 * N * K, "GFLOP/s", 0, sec[0], NULL, 0);
+            for (int i = 0; i < 3; i++)
+                bench_row(c, "sparse", layer_set[i].name, shape, 2.0 * (double)shr_spmat_nnz(&A[i]), "GFLOP/s", 0,
+                          sec[i + 1], "dense", sec[0]);
+            fprintf(c->json ? stderr : stdout, "         %s: dense %.2f us, csr %.2f us, 4x1 %.2f us, 8x1 %.2f us\n",
+                    n->name, sec[0] * 1e6, sec[1] * 1e6, sec[2] * 1e6, sec[3] * 1e6);
+        }
+        for (int i = 0; i < 3; i++) shr_spmat_free(&A[i]);
+    }
+    /* the whole plan: as compiled, and with every layer dense */
+    int ok = shr_plan_create(g, 1, &p[0]) == SHR_OK;
+    setenv("SHRINK_SPARSE", "off", 1);
+    ok = ok && shr_plan_create(g, 1, &p[1]) == SHR_OK;
+    unsetenv("SHRINK_SPARSE");
+    int64_t in = 1;
+    for (int d = 1; d < g->values[g->input].ndim; d++) in *= g->values[g->input].shape[d];
+    float *x = shr_alloc((size_t)in * sizeof(float));
+    if (ok && x) {
+        bench_fill_f32(x, (size_t)in, 4);
+        plan_run pr[2] = {{p[0], x}, {p[1], x}};
+        bench_case bc[2] = {{"plan", run_plan, &pr[0]}, {"plan SHRINK_SPARSE=off", run_plan, &pr[1]}};
+        double sec[2];
+        bench_time_interleaved(c, bc, 2, sec);
+        bench_row(c, "sparse", "plan SHRINK_SPARSE=off", path, 0, "GFLOP/s", 0, sec[1], NULL, 0);
+        bench_row(c, "sparse", "plan", path, 0, "GFLOP/s", 0, sec[0], "SHRINK_SPARSE=off", sec[1]);
+        fprintf(c->json ? stderr : stdout, "         plan %.2f us, SHRINK_SPARSE=off %.2f us\n", sec[0] * 1e6,
+                sec[1] * 1e6);
+    }
+    shr_free(x);
+    shr_plan_free(p[0]);
+    shr_plan_free(p[1]);
+    shr_graph_free(g);
+}
+
 void bench_section_sparse(bench_ctx *c) {
+    const char *model = getenv("SHR_BENCH_MODEL");
+    if (model) {
+        model_profile(c, model);
+        return;
+    }
     static const contender main_set[] = {
         {"csr f32", SHR_SP_CSR, SHR_SP_F32, 0, 1, 1, 0},  {"csr i8", SHR_SP_CSR, SHR_SP_I8, 0, 1, 1, 0},
         {"csr q8", SHR_SP_CSR, SHR_SP_I8, 1, 1, 1, 0},    {"1x4 f32", SHR_SP_1X4, SHR_SP_F32, 0, 1, 4, 0},
