@@ -140,6 +140,7 @@ static int run(train_args *a) {
             json_object_set_new(o, "file_bytes", json_integer(bytes));
             json_object_set_new(o, "seconds", json_real(tr.seconds));
             json_object_set_new(o, "samples_per_s", json_real(tr.samples_per_s));
+            json_object_set_new(o, "cpu_seconds", json_real(tr.cpu_seconds));
             rc = cli_print_json("train", o);
         } else {
             printf("model      %s (%s)\n", a->out, a->arch_file ? a->arch_file : a->arch);

@@ -106,6 +106,7 @@ typedef struct shr_train_result {
     float val_accuracy;               /* -1 if no validation set */
     double seconds;
     double samples_per_s;
+    double cpu_seconds; /* CPU time of the process over the training loop, all threads summed */
 } shr_train_result;
 
 /* Trains g in place on `train` (preprocessed with g->preproc). val may be NULL. */
