@@ -8,7 +8,8 @@
  * (s32 sums). Then 2:4 and 1:4 against dense; batch 1 at 4096x4096 (64 MB: from memory, not
  * cache); the zoo's layers at batch 64 (conv layers in the convolution layout, W x col); and
  * the per-layer format choice (SHR_BENCH_MODEL=FILE.shrk instead: that model's layers and plan
- * at batch 1, see model_profile). Rates count
+ * at batch 1, see model_profile; SHR_BENCH_FIT=1: the sweep behind the runtime's cost model,
+ * fit_sweep). Rates count
  * the stored nonzeros only (2 ops each); ratio = dense time / this time. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -241,10 +242,53 @@ static void model_profile(bench_ctx *c, const char *path) {
     shr_graph_free(g);
 }
 
+/* SHR_BENCH_FIT=1: the sweep the runtime's cost model (runtime/plan_sparse.h) was fitted to,
+ * one line per weight and format: N K block-rows-pruned density format blocks block-rows us.
+ * Batch 1 and 64, 1 thread; each weight's zeros in br x 1 blocks (br = 1: unstructured). */
+static void fit_sweep(bench_ctx *c) {
+    static const int shapes[5][2] = {{300, 784}, {100, 300}, {1024, 1024}, {128, 512}, {512, 256}};
+    static const int brs[3] = {1, 4, 8}, batches[2] = {1, 64};
+    static const double dens[7] = {0.03, 0.06, 0.1, 0.15, 0.2, 0.3, 0.45};
+    static const shr_sp_format F[4] = {SHR_SP_DENSE, SHR_SP_CSR, SHR_SP_4X1, SHR_SP_8X1};
+    for (int b = 0; b < 2; b++)
+        for (int sh = 0; sh < 5; sh++)
+            for (int ib = 0; ib < 3; ib++)
+                for (int id = 0; id < 7; id++) {
+                    int N = shapes[sh][0], K = shapes[sh][1], M = batches[b];
+                    float *W = shr_alloc((size_t)N * K * 4), *X = shr_alloc((size_t)M * K * 4);
+                    float *Y = shr_alloc((size_t)M * N * 4);
+                    shr_spmat A[4];
+                    memset(A, 0, sizeof A);
+                    sp_run runs[4];
+                    bench_case bc[4];
+                    double sec[4];
+                    int ok = W && X && Y;
+                    if (ok) {
+                        prune(W, N, K, 1.0 - dens[id], brs[ib], 1, 0);
+                        bench_fill_f32(X, (size_t)M * K, 6);
+                    }
+                    for (int f = 0; f < 4 && ok; f++) {
+                        ok = shr_spmat_from_dense(&A[f], F[f], SHR_SP_F32, N, K, W, K) == SHR_OK;
+                        runs[f] = (sp_run){f ? &A[f] : NULL, W, 0, M, N, K, 0, X, NULL, Y};
+                        bc[f] = (bench_case){shr_sp_format_name(F[f]), run_one, &runs[f]};
+                    }
+                    if (ok) bench_time_interleaved(c, bc, 4, sec);
+                    for (int f = 0; f < 4 && ok; f++)
+                        fprintf(c->json ? stderr : stdout, "fit b%d %d %d %d %.2f %s %lld %d %.4f\n", M, N, K, brs[ib],
+                                dens[id], shr_sp_format_name(F[f]), (long long)A[f].nblocks, A[f].nbrow, sec[f] * 1e6);
+                    for (int f = 0; f < 4; f++) shr_spmat_free(&A[f]);
+                    shr_free(W), shr_free(X), shr_free(Y);
+                }
+}
+
 void bench_section_sparse(bench_ctx *c) {
     const char *model = getenv("SHR_BENCH_MODEL");
     if (model) {
         model_profile(c, model);
+        return;
+    }
+    if (getenv("SHR_BENCH_FIT")) {
+        fit_sweep(c);
         return;
     }
     static const contender main_set[] = {
