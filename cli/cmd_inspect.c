@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "nn/ops/ops_quant.h"
 #include "shrink/quant.h"
 #include "shrink/prune.h"
 
@@ -101,11 +102,29 @@ static void print_lineage(const shr_graph *g, const char *path) {
     }
 }
 
+/* The requantization of the model's integer layers that write 8-bit codes (docs/quant.md):
+ * "float", "fixed", "mixed", or NULL when there are none. */
+static const char *requant_mode(const shr_graph *g) {
+    const char *mode = NULL;
+    for (int k = 0; k < g->n_nodes; k++) {
+        const shr_node *n = &g->nodes[k];
+        int zp = n->op == SHR_OP_QAVGPOOL2D ? 2 : n->op == SHR_OP_QLINEAR || n->op == SHR_OP_QCONV2D ? 7 : -1;
+        if (zp < 0 || n->n_inputs <= zp || n->inputs[zp] < 0 || !g->values[n->inputs[zp]].data) continue;
+        shr_dtype t = g->values[n->inputs[zp]].data->dtype;
+        if (t != SHR_U8 && t != SHR_I8) continue;
+        const char *m = shr_q_float_requant(n) ? "float" : "fixed";
+        if (mode && strcmp(mode, m) != 0) return "mixed";
+        mode = m;
+    }
+    return mode;
+}
+
 static void print_text(const shr_graph *g, const char *path, int64_t bytes) {
     printf("model       %s\n", path);
     printf("file bytes  %lld\n", (long long)bytes);
     printf("params      %lld (non-zero %lld)\n", (long long)shr_graph_param_count(g), (long long)shr_graph_nonzero_count(g));
     printf("flops       %lld per sample (multiply-add = 2)\n", (long long)shr_graph_flops(g));
+    if (requant_mode(g)) printf("requant     %s\n", requant_mode(g));
     const shr_preproc *p = &g->preproc;
     printf("preprocess  x = (raw * %g - mean) / std, mean", (double)p->scale);
     for (int c = 0; c < p->channels; c++) printf(" %.4f", (double)p->mean[c]);
@@ -140,6 +159,7 @@ static json_t *to_json(const shr_graph *g, const char *path, int64_t bytes) {
     json_object_set_new(o, "nonzero_params", json_integer(shr_graph_nonzero_count(g)));
     json_object_set_new(o, "file_bytes", json_integer(bytes));
     json_object_set_new(o, "flops", json_integer(shr_graph_flops(g)));
+    if (requant_mode(g)) json_object_set_new(o, "requant", json_string(requant_mode(g)));
     json_object_set_new(o, "input_shape", shape_json(&g->values[g->input]));
     json_t *pp = json_object(), *mean = json_array(), *std = json_array();
     for (int c = 0; c < g->preproc.channels; c++) {

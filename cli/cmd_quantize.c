@@ -12,7 +12,7 @@
 #define MAX_LIST 64
 
 typedef struct quant_args {
-    const char *model, *mode, *data, *out, *calib, *granularity, *teacher;
+    const char *model, *mode, *data, *out, *calib, *granularity, *teacher, *requant;
     const char *exclude[MAX_LIST], *keep16[MAX_LIST];
     char *bufs[2 * MAX_LIST];
     int n_exclude, n_keep16, n_bufs;
@@ -80,6 +80,11 @@ static int configure(const quant_args *a, shr_quant_config *c) {
     c->int4_asym = a->int4_zero || a->asymmetric;
     c->bits = a->bits ? a->bits : 8;
     c->act_bits = a->act_bits;
+    if (a->requant && strcmp(a->requant, "float") != 0 && strcmp(a->requant, "fixed") != 0)
+        return cli_usage("quantize", "--requant takes float or fixed, not '%s'", a->requant);
+    c->fixed_requant = a->requant && strcmp(a->requant, "fixed") == 0;
+    if (a->requant && c->mode != SHR_QUANT_STATIC && c->mode != SHR_QUANT_QAT)
+        return cli_usage("quantize", "--requant goes with --mode static or qat");
     c->weight_bits = a->weight_bits;
     c->lsq = a->lsq;
     c->bn_freeze_epoch = a->bn_freeze;
@@ -125,6 +130,8 @@ static void lineage_text(char *buf, size_t size, const quant_args *a, const shr_
         n += snprintf(buf + n, size - (size_t)n, " %s %s %s act_bits=%d weight_bits=%d calib_samples=%d",
                       shr_calib_name(c->calib), c->per_channel ? "per-channel" : "per-tensor",
                       c->symmetric ? "symmetric" : "asymmetric", c->act_bits, c->weight_bits, c->calib_samples);
+    if (c->mode == SHR_QUANT_STATIC || c->mode == SHR_QUANT_QAT)
+        n += snprintf(buf + n, size - (size_t)n, " requant=%s", c->fixed_requant ? "fixed" : "float");
     if (c->mode == SHR_QUANT_STATIC && c->calib == SHR_CALIB_PERCENTILE)
         n += snprintf(buf + n, size - (size_t)n, " percentile=%g", c->percentile);
     if (c->mode == SHR_QUANT_WEIGHT_ONLY && c->bits == 4)
@@ -343,7 +350,8 @@ int cmd_quantize(int argc, char **argv) {
         {"--asymmetric", OPT_FLAG, &a.asymmetric, 0, 0},   {"--calib", OPT_STR, &a.calib, 0, 0},
         {"--calibration", OPT_STR, &a.calib, 0, 0},        {"--percentile", OPT_FLOAT, &a.percentile, 50, 100},
         {"--calib-samples", OPT_INT, &a.calib_samples, 1, 1000000},
-        {"--act-bits", OPT_INT, &a.act_bits, 7, 8},        {"--group-size", OPT_INT, &a.group_size, 32, 128},
+        {"--act-bits", OPT_INT, &a.act_bits, 7, 8},        {"--requant", OPT_STR, &a.requant, 0, 0},
+               {"--group-size", OPT_INT, &a.group_size, 32, 128},
         {"--weight-bits", OPT_INT, &a.weight_bits, 4, 8},  {"--bn-freeze-epoch", OPT_INT, &a.bn_freeze, 0, 100000},
         {"--share-bits", OPT_INT, &a.share_bits, 1, 8},    {"--huffman", OPT_FLAG, &a.huffman, 0, 0},
         {"--zero-points", OPT_FLAG, &a.int4_zero, 0, 0},   {"--gptq", OPT_FLAG, &a.gptq, 0, 0},

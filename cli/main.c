@@ -100,6 +100,8 @@ static const command commands[] = {
      "  --percentile P         for --calib percentile (default 99.99)\n"
      "  --calib-samples N      training samples for calibration (default 1000)\n"
      "  --act-bits 7|8         activation codes of 8-bit mode: 7 (default) runs the faster integer path\n"
+     "  --requant float|fixed  static / qat int8 layers: float32 multipliers as ONNX Runtime (default), or\n"
+     "                         gemmlowp integer-only fixed point (for FPU-less targets)\n"
      "  --group-size G         weight-only int4: 32 | 64 | 128 (default 32); --zero-points, --gptq\n"
      "  --exclude L            keep layer L in f32 (repeatable, comma lists)\n"
      "  --keep-int16 L         run layer L at int16 (repeatable)\n"

@@ -86,7 +86,9 @@ typedef enum shr_op {
     /* Quantization (docs/quant.md). Codes are u8/i8/i16 activations: real = scale * (q - zero_point),
      * scale an f32 buffer [1], zero_point a buffer [1] whose dtype is the codes' dtype. Ops that
      * write codes clamp them to [attrs.alpha, attrs.eps] (integers: the type range, narrowed by a
-     * fused ReLU/ReLU6 or 7-bit codes). Rank-4 codes are channels-last (N, H, W, C). */
+     * fused ReLU/ReLU6 or 7-bit codes). Rank-4 codes are channels-last (N, H, W, C).
+     * attrs.momentum = -1 on qlinear / qconv2d / qavgpool2d: 8-bit codes are requantized with a
+     * float32 multiplier as ONNX Runtime does; any other value: gemmlowp fixed point. */
     SHR_OP_QUANTIZE,    /* [x f32, scale, zero_point] -> codes; attrs.ndim/shape: optional perm as TRANSPOSE
                            (0, 2, 3, 1) = NCHW -> NHWC */
     SHR_OP_DEQUANTIZE,  /* [q codes, scale, zero_point] -> f32; optional perm (0, 3, 1, 2) = NHWC -> NCHW */

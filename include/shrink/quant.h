@@ -95,6 +95,8 @@ typedef struct shr_quant_config {
     int per_channel;     /* weights: one scale per output channel (1, default) or per tensor (0) */
     int symmetric;       /* 8-bit activations: signed symmetric codes (1) or u8 asymmetric (0, default) */
     int act_bits;        /* 8-bit mode: 7 (default: codes 0..127 use qgemm's faster int16-product path) or 8 */
+    int fixed_requant;   /* static / qat int8 layers: requantize with gemmlowp's integer-only fixed point (1), or a
+                            float32 multiplier as ONNX Runtime does (0, default; docs/quant.md) */
     int weight_bits;     /* 8-bit mode: 8 (default) or 4 (codes -7..7 in int8 storage: qgemm's int16-accumulation path) */
     shr_calib_method calib;
     double percentile;   /* SHR_CALIB_PERCENTILE, e.g. 99.99 */

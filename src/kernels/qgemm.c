@@ -308,7 +308,7 @@ int shr_qgemm_taps_ok(const shr_qgemm_packed *p, int ntaps, int run) {
 shr_status shr_qgemm_taps(const shr_qgemm_packed *p, int M, const shr_qtaps *x, const shr_qout *o) {
     if (!x || !shr_qgemm_taps_ok(p, x->ntaps, x->run))
         return shr_fail(SHR_ERR_INVALID_ARG, "qgemm taps: not available for these weights, taps or this CPU");
-    if (!o || (o->kind != SHR_QOUT_U8 && o->kind != SHR_QOUT_S8))
+    if (!o || (o->kind != SHR_QOUT_U8 && o->kind != SHR_QOUT_S8 && o->kind != SHR_QOUT_U8F && o->kind != SHR_QOUT_S8F))
         return shr_fail(SHR_ERR_INVALID_ARG, "qgemm taps: the output must be u8 or s8 codes");
     SHR_TRY(check_run(p, M, x->rows, p->K, o));
     if (M == 0) return SHR_OK;

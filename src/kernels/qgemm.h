@@ -137,7 +137,7 @@ typedef struct shr_qtaps {
 /* 1 when p takes X as taps of `run` codes: the AVX-512 VNNI kernel is available, the codes are u8
  * read as they are (REDUCED / I16ACC / EXACT paths), run % 4 == 0 and K == ntaps * run. */
 int shr_qgemm_taps_ok(const shr_qgemm_packed *p, int ntaps, int run);
-/* Y[M, N] for rows given as taps, U8 or S8 output only, single-threaded: the same integers as
+/* Y[M, N] for rows given as taps, codes out only (U8, S8, U8F, S8F), single-threaded: the same integers as
  * shr_qgemm on the rows written out (tests/kernels/test_qgemm.c). */
 shr_status shr_qgemm_taps(const shr_qgemm_packed *p, int M, const shr_qtaps *x, const shr_qout *o);
 

@@ -397,7 +397,8 @@ void shr_qg_band_avx2(const shr_qgemm_packed *p, int m0, int m1, int p0, int p1,
     /* VNNI serves every byte-operand path, and EXACT with u8 codes (its operand is x itself). */
     const int vnni = shr_qg_vnni_ok_for(p);
     const int esz = vnni ? 1 : elem_size(p); /* <= elem_size(p): the scratch is large enough */
-    const int fused = vnni && (o->kind == SHR_QOUT_U8 || o->kind == SHR_QOUT_S8); /* requantized in registers */
+    const int fused = vnni && (o->kind == SHR_QOUT_U8 || o->kind == SHR_QOUT_S8 || o->kind == SHR_QOUT_U8F ||
+                               o->kind == SHR_QOUT_S8F); /* requantized in registers */
     /* Byte kernels on u8 codes (no offset to add) read X in place: no packing. A row's padded
      * last quad reads up to 3 bytes past K; a tile does that only if those bytes belong to
      * rows the band certainly has, else it is packed. */

@@ -84,7 +84,7 @@ static inline __attribute__((always_inline)) void k_vnni(const int mr, const shr
         if (mr > i) _mm512_store_si512((void *)(a->ct + i * NR), r.c[i]);
 }
 
-/* ---- the kernel with the fixed-point output stage fused (u8 / s8 out) ----
+/* ---- the kernel with the output stage fused (u8 / s8 out, fixed point or float multiplier) ----
  * The accumulators stay in registers and one zmm is one row of the tile, so the requantization
  * below runs on 16 channels at once. It is requant8 of qgemm_epi_avx2.c on zmm, step for step
  * (shr_requant's arithmetic): saturating left shift, SRDHM as the rounded 64-bit product's bits
@@ -92,6 +92,8 @@ static inline __attribute__((always_inline)) void k_vnni(const int mr, const shr
 typedef struct zepi {
     __m512i comp, mult, mult_odd, lshift, lsat_lo, lsat_hi, rshift, rmask, rhalf, zp, rlo, rhi;
     int any_lshift;
+    int flt;                /* U8F / S8F: the float multiplier instead (requant16f) */
+    __m512 scale, flo, fhi; /* rq_scale; the clamp qmin - zp, qmax - zp as floats */
 } zepi;
 
 static inline __m512i ld16(const int32_t *p) { return _mm512_loadu_si512((const void *)p); }
@@ -110,6 +112,18 @@ static inline void zepi_prepare(const shr_qg_epi *e, const shr_qout *o, zepi *z)
     z->zp = _mm512_set1_epi32(o->zero_point);
     z->rlo = _mm512_set1_epi32(o->qmin - o->zero_point);
     z->rhi = _mm512_set1_epi32(o->qmax - o->zero_point);
+    z->flt = o->kind == SHR_QOUT_U8F || o->kind == SHR_QOUT_S8F;
+    z->scale = _mm512_loadu_ps(e->scale);
+    z->flo = _mm512_set1_ps((float)(o->qmin - o->zero_point));
+    z->fhi = _mm512_set1_ps((float)(o->qmax - o->zero_point));
+}
+
+/* The float output stage on 16 channels, as the reference's U8F / S8F: (float)acc * rq_scale
+ * (one rounding: no FMA), clamped, converted with the default rounding (half to even). */
+static inline __m512i requant16f(__m512i a, const zepi *z) {
+    __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(a, z->comp)), z->scale);
+    f = _mm512_min_ps(_mm512_max_ps(f, z->flo), z->fhi);
+    return _mm512_add_epi32(_mm512_cvtps_epi32(f), z->zp);
 }
 
 static inline __m512i requant16(__m512i a, const zepi *z) {
@@ -145,7 +159,7 @@ static inline __attribute__((always_inline)) void k_vnni_q8(const int mr, const 
     zepi_prepare(e, o, &z);
     char *y = (char *)o->y + (long)m * o->ldy + n0;
     for (int i = 0; i < MR; i++)
-        if (mr > i) store_codes(y + i * o->ldy, requant16(r.c[i], &z), nr);
+        if (mr > i) store_codes(y + i * o->ldy, z.flt ? requant16f(r.c[i], &z) : requant16(r.c[i], &z), nr);
 }
 
 #define FUSED(m)                                                                                    static void kq##m(const shr_qg_kargs *a, const shr_qg_epi *e, const shr_qout *o, int nr, int mm, int n0) {         k_vnni_q8(m, a, e, o, nr, mm, n0);                                                          }
@@ -192,7 +206,8 @@ typedef void (*taps_fn)(const uint8_t *const *rows, const shr_qtaps *x, const in
         zepi z;                                                                                 \
         zepi_prepare(e, o, &z);                                                                 \
         char *y = (char *)o->y + (long)mm * o->ldy + n0;                                        \
-        for (int i = 0; i < m; i++) store_codes(y + i * o->ldy, requant16(r.c[i], &z), nr);     \
+        for (int i = 0; i < m; i++)                                                             \
+            store_codes(y + i * o->ldy, z.flt ? requant16f(r.c[i], &z) : requant16(r.c[i], &z), nr); \
     }
 TAPS(1)
 TAPS(2)

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "nn/ops/ops_quant.h"
 #include "quant/lower.h"
 
 void shr_q_name(char *buf, size_t size, const char *a, const char *b) { snprintf(buf, size, "%.200s%s", a, b); }
@@ -223,6 +224,7 @@ static shr_status emit_pass(lower_ctx *c, int k, int *done) {
         break;
     }
     if ((op == SHR_OP_QMAXPOOL2D || op == SHR_OP_QAVGPOOL2D) && !(rank4 && q->nhwc)) return SHR_OK;
+    if (op == SHR_OP_QAVGPOOL2D) a.momentum = c->L->cfg->fixed_requant ? 0.0f : SHR_QREQ_FLOAT;
     SHR_TRY(shr_graph_add_node(c->Q, n->name, op, &a, nin, in, &out.v));
     out.nhwc = op == SHR_OP_QFLATTEN ? out.src4 >= 0 || (q->nhwc && !rank4) : q->nhwc;
     *shr_q_ver(c, n->output, shr_q_slot(q->qp.type == SHR_I16 ? 16 : 8)) = out;

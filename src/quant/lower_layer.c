@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "nn/ops/ops_quant.h"
 #include "quant/lower.h"
 
 /* The clamp a fused activation puts on output codes. */
@@ -174,6 +175,7 @@ shr_status shr_q_emit_layer(lower_ctx *c, int k, int bits) {
         memset(a.shape, 0, sizeof a.shape);
     }
     a.alpha = a.eps = 0.0f;
+    a.momentum = c->L->cfg->fixed_requant ? 0.0f : SHR_QREQ_FLOAT; /* the requantization (ops_quant.h) */
     shr_status st = layer_tensors(c, n, bits, xq, wm, N, K, in, &wsmin, &wsmax);
     free(wm);
     if (st == SHR_OK && codes) st = output_codes(c, yf, bits, act, &yq, in, &a);

@@ -477,7 +477,7 @@ static void test_forced_reference(void) {
 
 /* shr_qgemm_taps (convolution rows read in place from a padded channels-last image) against
  * shr_qgemm_ref on the same rows written out: 3x3 kernels, stride 1 and 2, C = 4..12, u8 and s8
- * codes out, 7-bit (REDUCED) and 8-bit (EXACT) activations; a 7-bit violation anywhere the rows
+ * codes out by fixed point and by the float multiplier (U8F / S8F, some with exact ties), 7-bit (REDUCED) and 8-bit (EXACT) activations; a 7-bit violation anywhere the rows
  * read, and a non-code output, are refused. Without AVX-512 VNNI the call must refuse. */
 static void test_taps(void) {
     for (int v = 0; v < 8; v++) {
@@ -507,8 +507,11 @@ static void test_taps(void) {
         CHECK_OK(shr_qgemm_pack_s8(&p, SHR_QPATH_AUTO, N, K, W, K, &act, NULL));
         shr_qtaps tp = {rows, tapoff, 9, C, xp, xp + img};
         static qoutbuf ob;
-        make_out(&ob, v % 2 ? SHR_QOUT_S8 : SHR_QOUT_U8, N, v % 3 != 0, K);
+        static const shr_qout_kind kinds[4] = {SHR_QOUT_U8, SHR_QOUT_S8, SHR_QOUT_U8F, SHR_QOUT_S8F};
+        make_out(&ob, kinds[(v + v / 4) % 4], N, v % 3 != 0, K);
         ob.o.ldy = N;
+        if (v >= 4 && (ob.o.kind == SHR_QOUT_U8F || ob.o.kind == SHR_QOUT_S8F))
+            for (int i = 0; i < QMAXN; i++) ob.rq[i] = 1.0f / 2048.0f; /* exact products: ties to even happen */
         if (!shr_qgemm_taps_ok(p, 9, C)) {
             ob.o.y = y1;
             CHECK_STATUS(shr_qgemm_taps(p, M, &tp, &ob.o), SHR_ERR_INVALID_ARG);

@@ -36,6 +36,7 @@ run w4 "$tmp/m.shrk" --mode weight-only --bits 4 --group-size 32 --gptq
 run qat "$tmp/m.shrk" --mode qat --epochs 1 --weight-bits 4
 run sparse "$tmp/p.shrk" --mode sparse --share-bits 4 --huffman
 run mixed "$tmp/m.shrk" --exclude fc3 --keep-int16 conv2
+run fixed "$tmp/m.shrk" --calib entropy --requant fixed
 
 # inspect: quantization fields per layer, bytes per stage for sparse layers, the lineage step
 "$cli" inspect "$tmp/static.shrk" --json >"$tmp/i.json" 2>/dev/null || bad "inspect failed"
@@ -43,6 +44,16 @@ q=$(json "$tmp/i.json" "[l['quant']['x_scale'] > 0 and l['quant']['sqnr_db'] is 
 [ "$q" = "[True]" ] && ok || bad "inspect: qconv2d quant fields: $q"
 lin=$(json "$tmp/i.json" "j['lineage'][-1].startswith('quantize int8 static entropy')")
 [ "$lin" = True ] && ok || bad "lineage: $(json "$tmp/i.json" "j['lineage']")"
+# the requantization mode: float by default, fixed on request; the text view and the lineage show it
+rq=$(json "$tmp/i.json" "j.get('requant')")
+[ "$rq" = float ] && ok || bad "inspect: requant of the default static model: $rq"
+"$cli" inspect "$tmp/fixed.shrk" --json >"$tmp/f.json" 2>/dev/null
+rq=$(json "$tmp/f.json" "(j.get('requant'), 'requant=fixed' in j['lineage'][-1])")
+[ "$rq" = "('fixed', True)" ] && ok || bad "inspect: requant of --requant fixed: $rq"
+"$cli" inspect "$tmp/fixed.shrk" 2>/dev/null | grep -q '^requant  *fixed$' && ok || bad "inspect text: no 'requant fixed' line"
+"$cli" inspect "$tmp/int16.shrk" --json >"$tmp/w.json" 2>/dev/null
+rq=$(json "$tmp/w.json" "j.get('requant')")
+[ "$rq" = None ] && ok || bad "inspect: int16 layers (always fixed point) show no 8-bit requantization: $rq"
 "$cli" inspect "$tmp/sparse.shrk" --json >"$tmp/s.json" 2>/dev/null
 st=$(json "$tmp/s.json" "all(l['quant']['bytes']['entropy_coded'] < l['quant']['bytes']['dense_f32'] for l in j['layers'] if l['op'] == 'splinear')")
 [ "$st" = True ] && ok || bad "inspect: sparse bytes per stage: $st"
@@ -62,6 +73,8 @@ expect2 --gptq
 expect2 --max-drop 0.2
 expect2 --share-bits 4
 expect2 --lsq
+expect2 --requant double
+expect2 --mode dynamic --requant fixed
 "$cli" quantize "$tmp/m.shrk" --data fashion-mnist -o "$tmp/x.shrk" --exclude no.such.layer >/dev/null 2>"$tmp/err"
 [ $? = 1 ] && ok || bad "unknown --exclude layer should fail with exit 1"
 "$cli" quantize "$tmp/missing.shrk" --data fashion-mnist -o "$tmp/x.shrk" >/dev/null 2>&1

@@ -1,10 +1,27 @@
 /* qlinear and qconv2d against reference integer arithmetic written here from the definitions:
- * the requantized codes must match bit for bit (shr_requant of the exact int32 accumulator), and
- * lie within one output step of the real-valued result. */
+ * the requantized codes must match bit for bit, and lie within one output step of the
+ * real-valued result. Every case runs in both requantization modes: fixed point (shr_requant
+ * of the exact int32 accumulator) and float (the node marked SHR_QREQ_FLOAT: the plain-C float32
+ * requantization of ONNX Runtime written below). */
 #include <math.h>
 
 #include "kernels/qgemm.h"
+#include "nn/ops/ops_quant.h"
 #include "qtest_util.h"
+
+static int g_float_rq; /* the pass: 0 fixed point, 1 float requantization */
+
+/* ONNX Runtime's QLinearConv / QLinearMatMul output stage (MlasRequantizeOutput), from its
+ * definition: scale = x_scale * w_scale / y_scale in float32, (float)acc * scale clamped to
+ * [qmin - zp, qmax - zp], rounded half to even, plus zp. */
+static int ort_requant(int32_t acc, float x_scale, float w_scale, float y_scale, int zp, int qmin, int qmax) {
+    float scale = x_scale * w_scale;
+    scale = scale / y_scale;
+    float v = (float)acc * scale, lo = (float)(qmin - zp), hi = (float)(qmax - zp);
+    if (v < lo) v = lo;
+    if (v > hi) v = hi;
+    return (int)rintf(v) + zp;
+}
 
 typedef struct layer {
     shr_dtype wt, yt;  /* weight codes; output codes or SHR_F32 */
@@ -49,7 +66,9 @@ static int check_out(const layer *L, const qin *xi, float ws, int32_t acc, int g
     }
     int32_t m, s;
     CHECK_OK(shr_quant_multiplier((double)xi->scale * ws / L->y_scale, &m, &s));
-    if (got_q != shr_requant(acc, m, s, L->y_zp, L->y_qmin, L->y_qmax)) (*bad_exact)++;
+    int want = g_float_rq && L->yt != SHR_I16 ? ort_requant(acc, xi->scale, ws, L->y_scale, L->y_zp, L->y_qmin, L->y_qmax)
+                                              : shr_requant(acc, m, s, L->y_zp, L->y_qmin, L->y_qmax);
+    if (got_q != want) (*bad_exact)++;
     double real = nearbyint((double)acc * xi->scale * ws / L->y_scale) + L->y_zp;
     real = fmin(fmax(real, L->y_qmin), L->y_qmax);
     if (fabs(got_q - real) > 1.0) (*bad_step)++;
@@ -70,6 +89,7 @@ static void run_linear(const qin *xi, const layer *L, int batch, int K, int out)
     shr_attrs a = shr_attrs_default();
     a.alpha = (float)L->y_qmin;
     a.eps = (float)L->y_qmax;
+    if (g_float_rq) a.momentum = SHR_QREQ_FLOAT;
     int y;
     CHECK_OK(shr_graph_add_node(g, "lin", SHR_OP_QLINEAR, &a, 8, in, &y));
     if (L->yt != SHR_F32) qg_end(g, y, in[6], in[7]);
@@ -133,6 +153,7 @@ static void run_conv(const qin *xi, const layer *L, const geo *c, int batch) {
     a.dilation[0] = c->DH, a.dilation[1] = c->DW, a.groups = c->G;
     a.alpha = (float)L->y_qmin;
     a.eps = (float)L->y_qmax;
+    if (g_float_rq) a.momentum = SHR_QREQ_FLOAT;
     int y;
     CHECK_OK(shr_graph_add_node(g, "conv", SHR_OP_QCONV2D, &a, 8, in, &y));
     if (L->yt != SHR_F32) qg_end(g, y, in[6], in[7]);
@@ -219,7 +240,55 @@ static void test_accumulator_bound(void) {
     shr_graph_free(g);
 }
 
+/* The two modes differ where it shows: requantization ratio 1/2 makes every odd accumulator a
+ * tie, which the fixed point rounds away from zero and the float stage to even. A qlinear
+ * (K = 1, weight 1) and a depthwise 1x1 qconv2d with y = x / 2 follow their own mode's
+ * reference and disagree with each other on those ties. */
+static void test_modes_differ(void) {
+    const qin u8 = {SHR_U8, 0.5f, 0, 0, 255};
+    int nd[2] = {0, 0};
+    for (int conv = 0; conv < 2; conv++) {
+        int got[2][64], qin_codes[64];
+        for (int mode = 0; mode < 2; mode++) {
+            shr_rng r;
+            shr_rng_seed(&r, 99);
+            int codes, s_v, z_v, in[8], one8 = 1, y;
+            int64_t s1[1] = {1}, s3[3] = {1, 8, 8}, wl[2] = {1, 1}, wc[4] = {1, 1, 1, 1}, one = 1;
+            shr_graph *g = conv ? qg_begin(3, s3, &u8, &codes, &s_v, &z_v) : qg_begin(1, s1, &u8, &codes, &s_v, &z_v);
+            int8_t w = (int8_t)one8;
+            float ws = 1.0f;
+            CHECK_OK(shr_q_add_tensor(g, "w", SHR_VALUE_PARAM, SHR_I8, conv ? 4 : 2, conv ? wc : wl, &w, &in[3]));
+            CHECK_OK(shr_q_add_tensor(g, "ws", SHR_VALUE_BUFFER, SHR_F32, 1, &one, &ws, &in[4]));
+            CHECK_OK(shr_q_add_scalar_f32(g, "y.scale", 1.0f, &in[6]));
+            CHECK_OK(shr_q_add_zero_point(g, "y.zp", SHR_U8, 0, &in[7]));
+            in[0] = codes, in[1] = s_v, in[2] = z_v, in[5] = -1;
+            shr_attrs a = shr_attrs_default();
+            if (conv) a.kernel[0] = a.kernel[1] = 1;
+            a.alpha = 0.0f, a.eps = 255.0f;
+            if (mode) a.momentum = SHR_QREQ_FLOAT;
+            CHECK_OK(shr_graph_add_node(g, "l", conv ? SHR_OP_QCONV2D : SHR_OP_QLINEAR, &a, 8, in, &y));
+            qg_end(g, y, in[6], in[7]);
+            float *x = qg_input(g, &u8, conv ? 1 : 64, &r, qin_codes); /* 64 codes: 64 x 1, or 1 x 8 x 8 */
+            float yf[64];
+            qg_run(g, x, conv ? 1 : 64, y, got[mode], yf);
+            free(x);
+            shr_graph_free(g);
+        }
+        for (int i = 0; i < 64; i++) {
+            int q = qin_codes[i];
+            CHECK(got[0][i] == (q + 1) / 2);                          /* q / 2, ties away from zero */
+            CHECK(got[1][i] == (q % 4 == 1 ? q / 2 : (q + 1) / 2));  /* ties to even */
+            nd[conv] += got[0][i] != got[1][i];
+        }
+    }
+    CHECK_MSG(nd[0] > 0 && nd[1] > 0, "the modes never differed: %d, %d", nd[0], nd[1]);
+}
+
 int main(void) {
+    RUN(test_modes_differ);
+    RUN(test_qlinear);
+    RUN(test_qconv);
+    g_float_rq = 1;
     RUN(test_qlinear);
     RUN(test_qconv);
     RUN(test_accumulator_bound);

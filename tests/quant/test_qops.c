@@ -6,6 +6,7 @@
 #include "kernels/int4.h"
 #include "kernels/qgemm.h"
 #include "nn/op.h"
+#include "nn/ops/ops_quant.h"
 #include "qtest_util.h"
 
 static void test_quantize_roundtrip(void) {
@@ -47,7 +48,7 @@ static void test_quantize_roundtrip(void) {
 }
 
 /* One pass-through op on random u8 codes of shape (N, C, H, W) (channels-last inside). */
-static void run_pool(shr_op op, int kh, int kw, int sh, int pad, int inc, int C, shr_dtype t) {
+static void run_pool_mode(shr_op op, int kh, int kw, int sh, int pad, int inc, int C, shr_dtype t, int freq) {
     const qin u8 = {t, 0.0625f, t == SHR_U8 ? 30 : 0, t == SHR_U8 ? 0 : t == SHR_I8 ? -128 : -3000,
                     t == SHR_U8 ? 255 : t == SHR_I8 ? 127 : 3000};
     int H = 9, W = 7, N = 2, codes, s_v, z_v, y, zp = u8.zp;
@@ -57,6 +58,7 @@ static void run_pool(shr_op op, int kh, int kw, int sh, int pad, int inc, int C,
     a.kernel[0] = kh, a.kernel[1] = kw, a.stride[0] = a.stride[1] = sh;
     a.pad[0] = a.pad[1] = a.pad[2] = a.pad[3] = pad;
     a.count_include_pad = inc;
+    if (freq) a.momentum = SHR_QREQ_FLOAT;
     int in[3] = {codes, s_v, z_v};
     CHECK_OK(shr_graph_add_node(g, "pool", op, &a, op == SHR_OP_QAVGPOOL2D ? 3 : 1, in, &y));
     qg_end(g, y, s_v, z_v);
@@ -83,12 +85,28 @@ static void run_pool(shr_op op, int kh, int kw, int sh, int pad, int inc, int C,
                         }
                     double d = inc ? kh * kw : cnt, avg = zp + sum / d;
                     int got = out[((n * OH + oh) * OW + ow) * C + c];
-                    if (op == SHR_OP_QMAXPOOL2D) bad += got != best;
-                    else bad += fabs(got - avg) > 0.5 + 1e-9;
+                    if (op == SHR_OP_QMAXPOOL2D) {
+                        bad += got != best;
+                        continue;
+                    }
+                    bad += fabs(got - avg) > 0.5 + 1e-9;
+                    /* exact: ties away from zero (fixed point), or ONNX Runtime's
+                     * QLinearGlobalAveragePool in float32 with ties to even (8-bit codes) */
+                    int want = zp + (int)round(sum / d);
+                    if (freq && t != SHR_I16) {
+                        float sc = u8.scale / (u8.scale * (float)d);
+                        want = zp + (int)rintf((float)sum * sc);
+                    }
+                    bad += got != want;
                 }
     CHECK_MSG(bad == 0, "%s %dx%d: %d mismatches", shr_op_name(op), kh, kw, bad);
     free(q), free(x), free(out);
     shr_graph_free(g);
+}
+
+static void run_pool(shr_op op, int kh, int kw, int sh, int pad, int inc, int C, shr_dtype t) {
+    run_pool_mode(op, kh, kw, sh, pad, inc, C, t, 0);
+    if (op == SHR_OP_QAVGPOOL2D) run_pool_mode(op, kh, kw, sh, pad, inc, C, t, 1);
 }
 
 static void test_pools(void) {
@@ -99,6 +117,8 @@ static void test_pools(void) {
     run_pool(SHR_OP_QAVGPOOL2D, 3, 3, 1, 1, 0, 5, SHR_U8);
     run_pool(SHR_OP_QAVGPOOL2D, 3, 3, 2, 1, 1, 5, SHR_I8);
     run_pool(SHR_OP_QAVGPOOL2D, 9, 7, 1, 0, 0, 33, SHR_U8); /* global */
+    run_pool(SHR_OP_QAVGPOOL2D, 2, 2, 2, 0, 0, 9, SHR_U8);  /* divisor 4: ties, which the modes round apart */
+    run_pool(SHR_OP_QAVGPOOL2D, 2, 2, 2, 0, 0, 9, SHR_I16);
 }
 
 /* qadd: within one output step of the real sum; a fused ReLU clamps at the zero point. */

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "io/shrk_format.h"
+#include "nn/ops/ops_quant.h"
 #include "qtest_util.h"
 
 #define NS 160
@@ -157,6 +158,58 @@ static void test_integer_region(void) {
     shr_dataset_free(d);
 }
 
+/* --requant float (the default) and fixed: the integer layers and average pools carry their
+ * mode through a .shrk round trip, both run close to each other, and a file from before the mode
+ * existed (its nodes' momentum is a plain value) runs as fixed point, bit for bit. */
+static int count_float(const shr_graph *q, int *requantizing) {
+    int nf = 0;
+    *requantizing = 0;
+    for (int k = 0; k < q->n_nodes; k++) {
+        shr_op op = q->nodes[k].op;
+        if (op != SHR_OP_QLINEAR && op != SHR_OP_QCONV2D && op != SHR_OP_QAVGPOOL2D) continue;
+        (*requantizing)++;
+        nf += shr_q_float_requant(&q->nodes[k]);
+    }
+    return nf;
+}
+
+static void test_requant_modes(void) {
+    shr_dataset *d = random_data(1, 12, 12, 7);
+    shr_graph *g = model("resnet8", d), *qf = NULL, *qx = NULL, *old = NULL, *h = NULL;
+    shr_quant_config c = shr_quant_default();
+    CHECK(c.fixed_requant == 0);
+    CHECK_OK(shr_quantize(g, d, &c, &qf, NULL));
+    c.fixed_requant = 1;
+    CHECK_OK(shr_quantize(g, d, &c, &qx, NULL));
+    if (!qf || !qx) goto done;
+    int nq, nq2;
+    CHECK(count_float(qf, &nq) == nq && nq >= 8 && qg_count_op(qf, SHR_OP_QAVGPOOL2D) == 1);
+    CHECK(count_float(qx, &nq2) == 0 && nq2 == nq);
+    void *buf = NULL;
+    size_t n = 0;
+    CHECK_OK(shr_model_to_memory(qf, &buf, &n));
+    if (buf) CHECK_OK(shr_model_from_memory(buf, n, &h));
+    free(buf);
+    if (h) CHECK(count_float(h, &nq2) == nq);
+    /* the same model as an older shrink wrote it: momentum as the float nodes it was copied from */
+    if (h) {
+        for (int k = 0; k < h->n_nodes; k++)
+            if (shr_q_float_requant(&h->nodes[k])) h->nodes[k].attrs.momentum = 0.1f;
+        CHECK_OK(shr_model_to_memory(h, &buf, &n));
+        if (buf) CHECK_OK(shr_model_from_memory(buf, n, &old));
+        free(buf);
+    }
+    float *f = qg_outputs(qf, d, 32, 0), *x = qg_outputs(qx, d, 32, 0), *o = old ? qg_outputs(old, d, 32, 0) : NULL;
+    double db = shr_sqnr_db(x, f, 320);
+    fprintf(stderr, "  resnet8 float vs fixed requantization: logits SQNR %.1f dB\n", db);
+    CHECK_MSG(db > 30.0, "float vs fixed requantization: %.1f dB", db);
+    CHECK(o && count_float(old, &nq2) == 0 && memcmp(o, x, sizeof(float) * 320) == 0);
+    free(f), free(x), free(o);
+done:
+    shr_graph_free(old), shr_graph_free(h), shr_graph_free(qf), shr_graph_free(qx), shr_graph_free(g);
+    shr_dataset_free(d);
+}
+
 /* In-memory edits a loaded file could carry: each must fail validation (and so loading). */
 static void test_hostile_graphs(void) {
     shr_dataset *d = random_data(1, 12, 12, 6);
@@ -294,6 +347,7 @@ static void test_auto(void) {
 int main(void) {
     RUN(test_modes);
     RUN(test_integer_region);
+    RUN(test_requant_modes);
     RUN(test_hostile_graphs);
     RUN(test_hostile_int4);
     RUN(test_auto);

@@ -69,6 +69,21 @@ static inline void shr_q_put(void *p, shr_dtype t, size_t i, int v) {
     else ((int16_t *)p)[i] = (int16_t)v;
 }
 
+/* Requantization of qlinear / qconv2d (8-bit codes out) and qavgpool2d, per node:
+ * attrs.momentum == SHR_QREQ_FLOAT: a float32 multiplier, clamped, rounded half to even (ONNX
+ * Runtime's and FBGEMM's arithmetic; quantize --requant float, the default); any other value:
+ * gemmlowp integer-only fixed point (--requant fixed, and every file written before the mode
+ * existed). qadd and i16 codes always use the fixed point. */
+#define SHR_QREQ_FLOAT (-1.0f)
+static inline int shr_q_float_requant(const shr_node *n) { return n->attrs.momentum == SHR_QREQ_FLOAT; }
+/* The float requantization of one accumulator (qgemm's U8F / S8F output stage, scalar):
+ * zp + round_half_even(clamp((float)acc * rq, qmin - zp, qmax - zp)). */
+static inline int shr_q_requant_f(int32_t acc, float rq, int zp, int qmin, int qmax) {
+    float lo = (float)(qmin - zp), hi = (float)(qmax - zp), v = (float)acc * rq;
+    v = v < lo ? lo : v > hi ? hi : v;
+    return (int)nearbyintf(v) + zp;
+}
+
 /* An 8-bit coded int4 group scale: row * code / 255 (wlinear; quant/int4q.c rounds with it). */
 static inline float shr_q_scale_decode(float row, int code) { return row * (float)code / 255.0f; }
 

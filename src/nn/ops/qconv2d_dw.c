@@ -1,7 +1,7 @@
 /* Depthwise qconv2d on channels-last codes: every output pixel is a vector over channels,
  *   acc[c] = bias[c] + sum over in-bounds taps (kh, kw) of (x[ih, iw, c] - zx) * w[c, kh, kw]
  * (out-of-bounds taps are padding: a real zero, so they add nothing), then requantized per
- * channel like qlinear. The channel loop is contiguous in x, w (repacked tap-major) and y.
+ * channel like qlinear (fixed point, or the float multiplier of shr_q_float_requant). The channel loop is contiguous in x, w (repacked tap-major) and y.
  * Threads split output rows (image, oh); results are exact integers, independent of the split. */
 #include <stdlib.h>
 
@@ -15,6 +15,7 @@ struct shr_qconv_dw {
     int32_t *bias;        /* [C] */
     int32_t *mult, *shift; /* [C] codes out */
     float *fscale;        /* [C] f32 out: x_scale * w_scale[c] */
+    float *rq;            /* [C] 8-bit codes out, float requantization (shr_q_float_requant); else NULL */
     shr_dtype xt, yt;
     int zx, zy, qmin, qmax;
     int32_t *acc;         /* [parts][C] */
@@ -27,6 +28,7 @@ void shr_qconv_dw_free(shr_qconv_dw *d) {
     free(d->mult);
     free(d->shift);
     free(d->fscale);
+    free(d->rq);
     free(d->acc);
     free(d);
 }
@@ -64,10 +66,16 @@ shr_status shr_qconv_dw_init(shr_qconv_dw **out, const shr_op_io *io, const shr_
     d->zy = yq.zero_point;
     d->qmin = (int)io->node->attrs.alpha;
     d->qmax = (int)io->node->attrs.eps;
+    if ((d->yt == SHR_U8 || d->yt == SHR_I8) && shr_q_float_requant(io->node) &&
+        !(d->rq = malloc((size_t)C * sizeof *d->rq)))
+        st = shr_fail(SHR_ERR_NOMEM, "out of memory");
     for (int ch = 0; ch < C && st == SHR_OK; ch++) {
         float s = shr_f32(ws)[ws->numel > 1 ? ch : 0];
         d->fscale[ch] = xq.scale * s;
         if (d->yt != SHR_F32) st = shr_quant_multiplier((double)xq.scale * s / yq.scale, &d->mult[ch], &d->shift[ch]);
+        if (d->rq) d->rq[ch] = xq.scale * s / yq.scale; /* float32, as ONNX Runtime */
+        if (d->rq && !isfinite(d->rq[ch]))
+            st = shr_node_fail(SHR_ERR_FORMAT, io->node, "qconv2d", "requantization scale of channel %d is not finite", ch);
     }
     if (st != SHR_OK) {
         shr_qconv_dw_free(d);
@@ -97,9 +105,13 @@ static void store(const shr_qconv_dw *d, const int32_t *acc, void *y, size_t at,
         }
         return;
     }
-    for (int ch = 0; ch < d->C; ch++)
-        shr_q_put(y, d->yt, at + (size_t)ch,
-                  shr_requant(acc[ch], d->mult[ch], d->shift[ch], d->zy, d->qmin, d->qmax));
+    if (d->rq)
+        for (int ch = 0; ch < d->C; ch++)
+            shr_q_put(y, d->yt, at + (size_t)ch, shr_q_requant_f(acc[ch], d->rq[ch], d->zy, d->qmin, d->qmax));
+    else
+        for (int ch = 0; ch < d->C; ch++)
+            shr_q_put(y, d->yt, at + (size_t)ch,
+                      shr_requant(acc[ch], d->mult[ch], d->shift[ch], d->zy, d->qmin, d->qmax));
 }
 
 shr_status shr_qconv_dw_run(shr_qconv_dw *d, const shr_qconv_cfg *c, shr_op_io *io) {

@@ -5,7 +5,10 @@
  * Inputs of both ops: [x, x_scale, x_zp, W, w_scale, bias, y_scale, y_zp] (see graph.h).
  * u8/i8 codes run the s8 weight paths of qgemm (7-bit codes, as their producer's clamp says,
  * allow its faster REDUCED path); i16 codes the S16 path. i16 outputs are requantized here
- * from the s32 accumulators with the same fixed-point arithmetic (shr_requant). */
+ * from the s32 accumulators with the same fixed-point arithmetic (shr_requant). u8/i8 outputs of a
+ * node marked for float requantization (shr_q_float_requant) use qgemm's U8F / S8F output stage
+ * with rq = (float)x_scale * w_scale / (float)y_scale in float32: ONNX Runtime's QLinearConv /
+ * QLinearMatMul arithmetic, so an exported QDQ model gives the same codes there. */
 #include <stdlib.h>
 
 #include "nn/ops/ops_quant.h"
@@ -76,6 +79,7 @@ void shr_qlayer_free(shr_qlayer *L) {
     free(L->mult);
     free(L->shift);
     free(L->wscale);
+    free(L->rq);
     shr_free(L->s32);
     free(L);
 }
@@ -130,6 +134,14 @@ shr_status shr_qlayer_init(shr_qlayer **out, const shr_op_io *io, int c0, int N,
         L->qmax = (int)n->attrs.eps;
         for (int c = 0; st == SHR_OK && c < nc; c++)
             st = shr_quant_multiplier((double)xq.scale * L->wscale[c] / yq.scale, &L->mult[c], &L->shift[c]);
+        if (st == SHR_OK && L->yt != SHR_I16 && shr_q_float_requant(n)) {
+            if (!(L->rq = malloc((size_t)nc * sizeof *L->rq))) st = shr_fail(SHR_ERR_NOMEM, "out of memory");
+            for (int c = 0; st == SHR_OK && c < nc; c++) {
+                L->rq[c] = xq.scale * L->wscale[c] / yq.scale; /* float32 throughout, as ORT */
+                if (!isfinite(L->rq[c]))
+                    st = shr_node_fail(SHR_ERR_FORMAT, n, "qlayer", "requantization scale of channel %d is not finite", c0 + c);
+            }
+        }
     }
     if (st != SHR_OK) {
         shr_qlayer_free(L);
@@ -148,6 +160,7 @@ static shr_qout codes_out(const shr_qlayer *L, void *Y, long ldy) {
     o.per_channel = L->per_channel;
     o.multiplier = L->mult;
     o.shift = L->shift;
+    o.rq_scale = L->rq;
     o.zero_point = L->zy;
     o.qmin = L->qmin;
     o.qmax = L->qmax;
@@ -160,7 +173,7 @@ int shr_qlayer_taps_ok(const shr_qlayer *L, int ntaps, int run) {
 
 shr_status shr_qlayer_run_taps(shr_qlayer *L, int M, const shr_qtaps *x, void *Y, long ldy) {
     shr_qout o = codes_out(L, Y, ldy);
-    o.kind = L->yt == SHR_U8 ? SHR_QOUT_U8 : SHR_QOUT_S8;
+    o.kind = L->yt == SHR_U8 ? (L->rq ? SHR_QOUT_U8F : SHR_QOUT_U8) : (L->rq ? SHR_QOUT_S8F : SHR_QOUT_S8);
     return shr_qgemm_taps(L->packed, M, x, &o);
 }
 
@@ -168,8 +181,8 @@ shr_status shr_qlayer_run(shr_qlayer *L, int M, const void *X, long ldx, void *Y
                           float hi, int32_t *s32) {
     shr_qout o = codes_out(L, Y, ldy);
     switch (L->yt) {
-    case SHR_U8: o.kind = SHR_QOUT_U8; return shr_qgemm(L->packed, M, X, ldx, &o);
-    case SHR_I8: o.kind = SHR_QOUT_S8; return shr_qgemm(L->packed, M, X, ldx, &o);
+    case SHR_U8: o.kind = L->rq ? SHR_QOUT_U8F : SHR_QOUT_U8; return shr_qgemm(L->packed, M, X, ldx, &o);
+    case SHR_I8: o.kind = L->rq ? SHR_QOUT_S8F : SHR_QOUT_S8; return shr_qgemm(L->packed, M, X, ldx, &o);
     case SHR_F32: {
         o.kind = SHR_QOUT_F32;
         o.x_scale = L->x_scale;

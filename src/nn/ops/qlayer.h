@@ -14,6 +14,8 @@ typedef struct shr_qlayer {
     float x_scale;
     float *wscale;            /* per channel (or 1) */
     int32_t *mult, *shift;    /* codes out: x_scale * w_scale / y_scale as Q31 multiplier and shift */
+    float *rq;                /* 8-bit codes out with float requantization (shr_q_float_requant): the same
+                                 ratio in float32, (x_scale * w_scale) / y_scale as ONNX Runtime; else NULL */
     int zy, qmin, qmax;
     int32_t *s32;             /* i16 out without caller scratch: accumulators */
     size_t s32_cap;

@@ -1,7 +1,9 @@
 /* Pooling on channels-last codes (N, H, W, C) -> (N, OH, OW, C), same type, scale and zero point.
  *   qmaxpool2d: max over the in-bounds window (padding never wins), exact.
  *   qavgpool2d [x, scale, zero_point]: zp + round((sum of (q - zp) over the window) / divisor),
- *     ties away from zero;
+ *     ties away from zero; with float requantization (8-bit codes, shr_q_float_requant) ONNX
+ *     Runtime's QLinearGlobalAveragePool instead: zp + round_half_even(sum * (scale / (scale *
+ *     divisor))) in float32;
  *     divisor KH*KW with count_include_pad (padding is a real zero), else the in-bounds count.
  *     A kernel equal to the input plane is global average pooling.
  * Windows as maxpool2d / avgpool2d (kernel, stride, pad; pad < kernel). The channel loop is
@@ -79,6 +81,9 @@ static int64_t qpool_flops(const shr_graph *g, const shr_node *n) {
     return (int64_t)c.C * c.OH * c.OW * c.KH * c.KW;
 }
 
+/* 8-bit codes (float requantization applies to them only). */
+static inline int t8(shr_dtype t) { return t == SHR_U8 || t == SHR_I8; }
+
 /* Rounded division, ties away from zero (d > 0). */
 static inline int32_t div_round(int32_t s, int32_t d) { return s >= 0 ? (s + d / 2) / d : -((-s + d / 2) / d); }
 
@@ -98,7 +103,8 @@ static shr_status qavgpool_forward(shr_op_io *io) {
     qpool_cfg c;
     SHR_TRY(qpool_config(io->node, AVGP, x->shape, &c));
     int rows = (int)x->shape[0] * c.OH, inc = io->node->attrs.count_include_pad != 0;
-    int lo, hi, zp = shr_q_param_io(io, 1, 2).zero_point;
+    shr_qparam qp = shr_q_param_io(io, 1, 2);
+    int lo, hi, zp = qp.zero_point, fl = shr_q_float_requant(io->node) && t8(x->dtype);
     shr_q_code_range(io->g, io->node->inputs[0], &lo, &hi);
     size_t in_img = (size_t)c.H * c.W * c.C;
     shr_dtype t = x->dtype;
@@ -110,11 +116,16 @@ static shr_status qavgpool_forward(shr_op_io *io) {
             shr_qpool_window(&c, oh, ow, &h0, &h1, &w0, &w1);
             int32_t d = inc ? c.KH * c.KW : (h1 - h0) * (w1 - w0);
             size_t at = ((size_t)r * c.OW + ow) * c.C;
+            float sc = qp.scale / (qp.scale * (float)d); /* ONNX Runtime's QLinearGlobalAveragePool */
             for (int ch = 0; ch < c.C; ch++) {
                 int32_t s = 0;
                 for (int h = h0; h < h1; h++)
                     for (int w = w0; w < w1; w++)
                         s += shr_q_get(x->data, t, (size_t)b * in_img + ((size_t)h * c.W + w) * c.C + ch) - zp;
+                if (fl) {
+                    shr_q_put(io->out->data, t, at + ch, shr_q_requant_f(s, sc, zp, lo, hi));
+                    continue;
+                }
                 int v = zp + div_round(s, d);
                 shr_q_put(io->out->data, t, at + ch, v < lo ? lo : v > hi ? hi : v);
             }
