@@ -88,16 +88,24 @@ for q in "$tmp/zoo_resnet8/model" "$tmp/zoo_dwnet/model" "$m"; do
 done
 fm float "$m.shrk" "$m.onnx"
 fm int8 "$m-q.shrk" "$m-q.onnx"
+fm int8_resnet8 "$tmp/zoo_resnet8/model-q.shrk" "$tmp/zoo_resnet8/model-q.onnx"
+fm int8_dwnet "$tmp/zoo_dwnet/model-q.shrk" "$tmp/zoo_dwnet/model-q.onnx"
 for a in cnn resnet8 dwnet; do
   q="$tmp/zoo_$a/model"
   [ "$a" = cnn ] && q="$m"
   fm "qdq_$a" "$q-q.onnx" "$q-q.onnx"
 done
-# float: shrink's logits to 1e-4. int8: shrink's integer kernels requantize in fixed point
-# (gemmlowp's double rounding), ONNX Runtime in float: codes a hair under a half round up in
-# shrink, and the one-code differences cascade; measured on 10k images 99.71 % identical top-1,
-# max |d| 0.155. shrink's import of the QDQ file runs the same float arithmetic as ORT.
+# float: shrink's logits to 1e-4. int8 (static, default --requant float): shrink's integer
+# layers requantize as ONNX Runtime's fused QLinearConv / QLinearMatMul do (float32 multiplier,
+# ties to even), so 8-bit codes agree exactly; 7-bit codes (the default) keep a Clip before each
+# QuantizeLinear in the file, which ORT runs in float, so a rare code differs: measured on 10k
+# images 100.00 % (cnn) and 99.97 % (resnet8) identical top-1, max |d| 0.047 / 0.123
+# (bench/peers/onnx_roundtrip.sh); here 100.00 % for the cnn. The zoo resnet8 and dwnet are barely
+# trained (accuracy ~15 %: near-tied logits, so a one-code difference can flip the top-1; measured
+# here 99.90 and 99.95 %) and get a looser bar. shrink's import of the QDQ file runs the same float
+# arithmetic as ORT.
 py="$venv/bin/python $src/tests/onnx/ort_fmnist.py check"
 $py --min-agree 99.9 --atol 1e-4 "float=$tmp/fm_float" &&
-  $py --min-agree 99.0 --atol 0.5 "int8=$tmp/fm_int8" &&
+  $py --min-agree 99.9 --atol 0.25 "int8=$tmp/fm_int8" &&
+  $py --min-agree 99.5 --atol 0.25 "int8_resnet8=$tmp/fm_int8_resnet8" "int8_dwnet=$tmp/fm_int8_dwnet" &&
   $py --min-agree 99.9 --atol 0.1 "qdq_import=$tmp/fm_qdq_cnn" "qdq_resnet8=$tmp/fm_qdq_resnet8" "qdq_dwnet=$tmp/fm_qdq_dwnet"
