@@ -139,7 +139,8 @@ shr_status shr_qlayer_init(shr_qlayer **out, const shr_op_io *io, int c0, int N,
             for (int c = 0; st == SHR_OK && c < nc; c++) {
                 L->rq[c] = xq.scale * L->wscale[c] / yq.scale; /* float32 throughout, as ORT */
                 if (!isfinite(L->rq[c]))
-                    st = shr_node_fail(SHR_ERR_FORMAT, n, "qlayer", "requantization scale of channel %d is not finite", c0 + c);
+                    st = shr_node_fail(SHR_ERR_FORMAT, n, n->op == SHR_OP_QCONV2D ? "qconv2d" : "qlinear",
+                                       "requantization scale of channel %d is not finite", c0 + c);
             }
         }
     }
