@@ -48,10 +48,10 @@
  *     u64 offset (from the start of this payload), u64 nbytes
  *   tensor bytes, each at a 64-byte aligned FILE offset (mmap-friendly), in
  *   entry order, nbytes == storage of (dtype, numel of the value's shape).
- * SPARSE (type 5), written only when some f32 PARAM of >= 64 elements is
- * smaller encoded (io/shrk_sparse.h); such a value is then absent from TENSORS:
+ * SPARSE (type 5), written only when some f32 / i16 / i8 PARAM of >= 64 elements
+ * is smaller encoded (io/shrk_sparse.h); such a value is then absent from TENSORS:
  *   u32 count (>= 1), u32 reserved (0)
- *   count x entry (32 bytes): u32 value index (strictly increasing, an f32 PARAM),
+ *   count x entry (32 bytes): u32 value index (strictly increasing, such a PARAM),
  *     u32 encoding (1 bitmask, 2 CSR, 3 block), u32 p0, u32 p1,
  *     u64 offset (from the start of this payload), u64 nbytes
  *   encoded tensors back to back in entry order (the first right after the
