@@ -76,8 +76,9 @@ static const command commands[] = {
     {"export", cmd_export, "write a model as ONNX (with a test vector for other runtimes)",
      "usage: shrink export MODEL --format onnx -o OUT.onnx [--test-data DIR [--test-input X.pb]] [--json]\n"
      "\n"
-     "Writes a float model as ONNX (opset 13, IR 7, dim 0 the symbolic batch) that onnx.checker\n"
-     "accepts and ONNX Runtime runs. MODEL may be .shrk or .onnx.\n"
+     "Writes a float model, or a static int8 one as QDQ (QuantizeLinear/DequantizeLinear around\n"
+     "float ops, per-channel int8 weights, int32 bias), as ONNX (opset 13, IR 7, dim 0 the symbolic\n"
+     "batch) that onnx.checker accepts and ONNX Runtime runs. MODEL may be .shrk or .onnx.\n"
      "\n"
      "  --test-data DIR        also write DIR/input_0.pb and DIR/output_0.pb (ONNX tensors, as in\n"
      "                         ONNX's test data): an input and shrink's output for it\n"

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/cpu.h"
+#include "kernels/qgemm_avx2.h"
 #include "shrink/threads.h"
 
 void shr_set_threads(int n) {
@@ -46,4 +47,8 @@ int shr_cpu_has_avx2_fma(void) {
     return cached;
 }
 
-const char *shr_cpu_features(void) { return shr_cpu_has_avx2_fma() ? "avx2+fma" : "generic"; }
+/* Names the kernels that run: the float ones, and the int8 micro-kernel when it is VNNI. */
+const char *shr_cpu_features(void) {
+    if (!shr_cpu_has_avx2_fma()) return "generic";
+    return shr_qg_vnni_ok() ? "avx2+fma, int8 avx512-vnni" : "avx2+fma";
+}
