@@ -57,6 +57,21 @@ int cli_load_model(const char *cmd, const char *path, shr_graph **out);
  * "0.485:0.456:0.406,0.229:0.224:0.225"); sets p's mean, std and channels. */
 int cli_parse_normalize(const char *cmd, const char *spec, shr_preproc *p);
 
+/* The training options `train` and `distill` share (cli_opt destinations). */
+typedef struct cli_train_opts {
+    const char *optimizer, *schedule;
+    int epochs, batch, warmup, crop_pad, hflip, nesterov;
+    int64_t seed;
+    double lr, momentum, weight_decay, clip_norm, min_lr; /* lr 0 / momentum, weight_decay < 0: defaults */
+} cli_train_opts;
+/* shr_train_default() with o applied (optimizer and schedule parsed, progress on the
+ * terminal); CLI_USAGE with a message for an unknown optimizer or schedule. */
+int cli_train_configure(const char *cmd, const cli_train_opts *o, shr_train_config *cfg);
+/* An arch file's text (at most 1 MiB, no NUL bytes), or NULL after printing why. */
+char *cli_read_arch_file(const char *cmd, const char *path);
+/* Whether name is one of shr_zoo_names(). */
+int cli_is_zoo_name(const char *name);
+
 /* Subcommands. argv[0] is the first argument after the command name. */
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);

@@ -216,3 +216,51 @@ int cli_parse_normalize(const char *cmd, const char *spec, shr_preproc *p) {
     }
     return CLI_OK;
 }
+
+int cli_train_configure(const char *cmd, const cli_train_opts *o, shr_train_config *cfg) {
+    shr_optim_kind kind;
+    if (shr_optim_parse(o->optimizer, &kind) != SHR_OK) return cli_usage(cmd, "%s", shr_last_error());
+    *cfg = shr_train_default();
+    cfg->optim = shr_optim_default(kind);
+    if (shr_sched_parse(o->schedule, &cfg->schedule) != SHR_OK) return cli_usage(cmd, "%s", shr_last_error());
+    cfg->epochs = o->epochs;
+    cfg->batch = o->batch;
+    cfg->seed = (uint64_t)o->seed;
+    cfg->warmup_epochs = o->warmup;
+    cfg->min_lr = (float)o->min_lr;
+    cfg->augment.crop_pad = o->crop_pad;
+    cfg->augment.hflip = o->hflip;
+    if (o->lr > 0) cfg->optim.lr = (float)o->lr;
+    if (o->momentum >= 0) cfg->optim.momentum = (float)o->momentum;
+    if (o->weight_decay >= 0) cfg->optim.weight_decay = (float)o->weight_decay;
+    cfg->optim.nesterov = o->nesterov;
+    cfg->optim.clip_norm = (float)o->clip_norm;
+    cfg->progress = cli_progress;
+    return CLI_OK;
+}
+
+char *cli_read_arch_file(const char *cmd, const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "shrink %s: error: cannot open arch file '%s'\n", cmd, path);
+        return NULL;
+    }
+    size_t cap = 1 << 20, n = 0;
+    char *buf = malloc(cap + 1);
+    if (buf) n = fread(buf, 1, cap + 1, f);
+    fclose(f);
+    if (!buf || n > cap || memchr(buf, '\0', n)) {
+        fprintf(stderr, "shrink %s: error: arch file '%s' is too large or not text\n", cmd, path);
+        free(buf);
+        return NULL;
+    }
+    buf[n] = '\0';
+    return buf;
+}
+
+int cli_is_zoo_name(const char *name) {
+    size_t n = strlen(name);
+    for (const char *p = shr_zoo_names(); n && *p; p += strcspn(p, " "), p += *p == ' ')
+        if (strncmp(p, name, n) == 0 && (p[n] == ' ' || p[n] == '\0')) return 1;
+    return 0;
+}

@@ -9,11 +9,12 @@
 #include "shrink/distill.h"
 
 typedef struct distill_args {
-    const char *teacher, *arch, *arch_file, *student, *data, *out, *optimizer, *schedule;
+    cli_train_opts t;
+    const char *teacher, *arch, *arch_file, *student, *data, *out;
     const char *features[SHR_DISTILL_MAX_HINTS];
-    int n_features, epochs, batch, threads, warmup, crop_pad, hflip, nesterov, no_cache, json;
-    int64_t seed, train_limit, test_limit;
-    double temperature, alpha, beta, adapter_lr, lr, momentum, weight_decay, clip_norm, min_lr, val_split;
+    int n_features, threads, no_cache, json;
+    int64_t train_limit, test_limit;
+    double temperature, alpha, beta, adapter_lr, val_split;
 } distill_args;
 
 /* --feature may repeat, which cli_parse does not do: take those pairs out first. */
@@ -66,27 +67,6 @@ static int split_feature(const char *spec, const shr_graph *t, const shr_graph *
     return CLI_OK;
 }
 
-static int zoo_has(const char *name) {
-    size_t n = strlen(name);
-    for (const char *p = shr_zoo_names(); n && *p; p += strcspn(p, " "), p += *p == ' ')
-        if (strncmp(p, name, n) == 0 && (p[n] == ' ' || p[n] == '\0')) return 1;
-    return 0;
-}
-
-static char *slurp(const char *path) {
-    FILE *f = fopen(path, "rb");
-    char *text = f ? calloc(1, (1 << 20) + 2) : NULL;
-    size_t n = text ? fread(text, 1, (1 << 20) + 1, f) : 0;
-    if (f) fclose(f);
-    if (text && (n > (1 << 20) || memchr(text, '\0', n))) {
-        free(text);
-        text = NULL;
-    }
-    if (!text) fprintf(stderr, "shrink distill: error: cannot read arch file '%s' (missing, over 1 MiB, or not text)\n",
-                       path);
-    return text;
-}
-
 /* The student: an existing model, or a fresh zoo / arch-file model shaped like
  * the data with the teacher's number of outputs and the training set's
  * preprocessing (what `shrink train` would build with the same seed). */
@@ -97,43 +77,27 @@ static int make_student(const distill_args *a, const shr_dataset *d, int outputs
         return st == SHR_OK ? CLI_OK : cli_fail("distill", st);
     }
     if (a->arch_file) {
-        char *text = slurp(a->arch_file);
+        char *text = cli_read_arch_file("distill", a->arch_file);
         if (!text) return CLI_FAIL;
-        st = shr_arch_parse(text, d->c, d->h, d->w, outputs, (uint64_t)a->seed, g);
+        st = shr_arch_parse(text, d->c, d->h, d->w, outputs, (uint64_t)a->t.seed, g);
         free(text);
     } else {
-        st = shr_zoo_build(a->arch, d->c, d->h, d->w, outputs, (uint64_t)a->seed, g);
+        st = shr_zoo_build(a->arch, d->c, d->h, d->w, outputs, (uint64_t)a->t.seed, g);
     }
     if (st == SHR_OK) st = shr_dataset_default_preproc(d, &(*g)->preproc);
     return st == SHR_OK ? CLI_OK : cli_fail("distill", st);
 }
 
 static int configure(const distill_args *a, shr_train_config *cfg, shr_distill_config *dc) {
-    shr_optim_kind kind;
-    if (shr_optim_parse(a->optimizer, &kind) != SHR_OK) return cli_usage("distill", "%s", shr_last_error());
-    *cfg = shr_train_default();
-    cfg->optim = shr_optim_default(kind);
-    if (shr_sched_parse(a->schedule, &cfg->schedule) != SHR_OK) return cli_usage("distill", "%s", shr_last_error());
-    cfg->epochs = a->epochs;
-    cfg->batch = a->batch;
-    cfg->seed = (uint64_t)a->seed;
-    cfg->warmup_epochs = a->warmup;
-    cfg->min_lr = (float)a->min_lr;
-    cfg->augment.crop_pad = a->crop_pad;
-    cfg->augment.hflip = a->hflip;
-    if (a->lr > 0) cfg->optim.lr = (float)a->lr;
-    if (a->momentum >= 0) cfg->optim.momentum = (float)a->momentum;
-    if (a->weight_decay >= 0) cfg->optim.weight_decay = (float)a->weight_decay;
-    cfg->optim.nesterov = a->nesterov;
-    cfg->optim.clip_norm = (float)a->clip_norm;
-    cfg->progress = cli_progress;
+    int rc = cli_train_configure("distill", &a->t, cfg);
+    if (rc != CLI_OK) return rc;
     *dc = shr_distill_default();
     dc->temperature = (float)a->temperature;
     dc->alpha = (float)a->alpha;
     dc->beta = (float)a->beta;
     dc->adapter_lr = (float)a->adapter_lr;
     dc->cache_teacher = !a->no_cache;
-    dc->seed = (uint64_t)a->seed;
+    dc->seed = (uint64_t)a->t.seed;
     return CLI_OK;
 }
 
@@ -143,16 +107,16 @@ static shr_status add_lineage(shr_graph *g, const distill_args *a, const shr_tra
                      "distill teacher=%s student=%s T=%g alpha=%g data=%s epochs=%d batch=%d optimizer=%s lr=%g "
                      "seed=%lld",
                      a->teacher, a->student ? a->student : a->arch_file ? a->arch_file : a->arch, a->temperature,
-                     a->alpha, a->data, cfg->epochs, cfg->batch, a->optimizer, (double)cfg->optim.lr,
-                     (long long)a->seed);
+                     a->alpha, a->data, cfg->epochs, cfg->batch, a->t.optimizer, (double)cfg->optim.lr,
+                     (long long)a->t.seed);
     for (int i = 0; i < a->n_features && n > 0 && (size_t)n < sizeof line; i++)
         n += snprintf(line + n, sizeof line - (size_t)n, " feature=%s", a->features[i]);
     if (a->n_features > 0 && n > 0 && (size_t)n < sizeof line)
         n += snprintf(line + n, sizeof line - (size_t)n, " beta=%g", a->beta);
     /* Augmentation changes what the teacher labels (each batch's own view), so say so. */
-    if (a->crop_pad > 0 && n > 0 && (size_t)n < sizeof line)
-        n += snprintf(line + n, sizeof line - (size_t)n, " crop_pad=%d", a->crop_pad);
-    if (a->hflip && n > 0 && (size_t)n < sizeof line) snprintf(line + n, sizeof line - (size_t)n, " hflip");
+    if (a->t.crop_pad > 0 && n > 0 && (size_t)n < sizeof line)
+        n += snprintf(line + n, sizeof line - (size_t)n, " crop_pad=%d", a->t.crop_pad);
+    if (a->t.hflip && n > 0 && (size_t)n < sizeof line) snprintf(line + n, sizeof line - (size_t)n, " hflip");
     return shr_graph_add_lineage(g, line);
 }
 
@@ -215,7 +179,7 @@ static int prepare(const distill_args *a, distill_run *r, shr_distill_config *dc
     if ((st = shr_dataset_load(a->data, SHR_SPLIT_TRAIN, a->train_limit, &all)) != SHR_OK)
         return cli_fail("distill", st);
     if (a->val_split > 0) {
-        st = shr_dataset_split(all, a->val_split, (uint64_t)a->seed, &r->train, &r->val);
+        st = shr_dataset_split(all, a->val_split, (uint64_t)a->t.seed, &r->train, &r->val);
         shr_dataset_free(all);
         if (st != SHR_OK) return cli_fail("distill", st);
     } else {
@@ -278,9 +242,9 @@ static int run(const distill_args *a) {
 }
 
 int cmd_distill(int argc, char **argv) {
-    distill_args a = {.optimizer = "adam", .schedule = "cosine", .epochs = 10, .batch = 64, .seed = 1,
-                      .temperature = 2, .alpha = 0.5, .beta = 1, .adapter_lr = 1e-3, .momentum = -1,
-                      .weight_decay = -1};
+    distill_args a = {.t = {.optimizer = "adam", .schedule = "cosine", .epochs = 10, .batch = 64, .seed = 1,
+                            .momentum = -1, .weight_decay = -1},
+                      .temperature = 2, .alpha = 0.5, .beta = 1, .adapter_lr = 1e-3};
     cli_opt opts[] = {
         {"--teacher", OPT_STR, &a.teacher, 0, 0},    {"--arch", OPT_STR, &a.arch, 0, 0},
         {"--arch-file", OPT_STR, &a.arch_file, 0, 0}, {"--student", OPT_STR, &a.student, 0, 0},
@@ -288,15 +252,15 @@ int cmd_distill(int argc, char **argv) {
         {"--output", OPT_STR, &a.out, 0, 0},         {"--temperature", OPT_FLOAT, &a.temperature, 0.01, 1e4},
         {"--alpha", OPT_FLOAT, &a.alpha, 0, 1},      {"--beta", OPT_FLOAT, &a.beta, 0, 1e6},
         {"--adapter-lr", OPT_FLOAT, &a.adapter_lr, 1e-9, 100}, {"--no-cache", OPT_FLAG, &a.no_cache, 0, 0},
-        {"--epochs", OPT_INT, &a.epochs, 0, 100000}, {"--batch", OPT_INT, &a.batch, 1, 65536},
-        {"--lr", OPT_FLOAT, &a.lr, 1e-9, 100},       {"--optimizer", OPT_STR, &a.optimizer, 0, 0},
-        {"--momentum", OPT_FLOAT, &a.momentum, 0, 0.9999}, {"--nesterov", OPT_FLAG, &a.nesterov, 0, 0},
-        {"--weight-decay", OPT_FLOAT, &a.weight_decay, 0, 10}, {"--clip-norm", OPT_FLOAT, &a.clip_norm, 0, 1e6},
-        {"--schedule", OPT_STR, &a.schedule, 0, 0},  {"--warmup", OPT_INT, &a.warmup, 0, 10000},
-        {"--min-lr", OPT_FLOAT, &a.min_lr, 0, 100},  {"--crop-pad", OPT_INT, &a.crop_pad, 0, 16},
-        {"--hflip", OPT_FLAG, &a.hflip, 0, 0},       {"--val-split", OPT_FLOAT, &a.val_split, 0, 0.9},
+        {"--epochs", OPT_INT, &a.t.epochs, 0, 100000}, {"--batch", OPT_INT, &a.t.batch, 1, 65536},
+        {"--lr", OPT_FLOAT, &a.t.lr, 1e-9, 100},       {"--optimizer", OPT_STR, &a.t.optimizer, 0, 0},
+        {"--momentum", OPT_FLOAT, &a.t.momentum, 0, 0.9999}, {"--nesterov", OPT_FLAG, &a.t.nesterov, 0, 0},
+        {"--weight-decay", OPT_FLOAT, &a.t.weight_decay, 0, 10}, {"--clip-norm", OPT_FLOAT, &a.t.clip_norm, 0, 1e6},
+        {"--schedule", OPT_STR, &a.t.schedule, 0, 0},  {"--warmup", OPT_INT, &a.t.warmup, 0, 10000},
+        {"--min-lr", OPT_FLOAT, &a.t.min_lr, 0, 100},  {"--crop-pad", OPT_INT, &a.t.crop_pad, 0, 16},
+        {"--hflip", OPT_FLAG, &a.t.hflip, 0, 0},       {"--val-split", OPT_FLOAT, &a.val_split, 0, 0.9},
         {"--train-limit", OPT_I64, &a.train_limit, 0, 1e12}, {"--test-limit", OPT_I64, &a.test_limit, 0, 1e12},
-        {"--seed", OPT_I64, &a.seed, 0, 9e18},       {"--threads", OPT_INT, &a.threads, 0, 1024},
+        {"--seed", OPT_I64, &a.t.seed, 0, 9e18},       {"--threads", OPT_INT, &a.threads, 0, 1024},
         {"--json", OPT_FLAG, &a.json, 0, 0},
     };
     int rc = take_features(&a, &argc, argv);
@@ -310,7 +274,7 @@ int cmd_distill(int argc, char **argv) {
         return cli_usage("distill", "give exactly one of --arch, --arch-file or --student");
     if (!a.data) return cli_usage("distill", "--data is required");
     if (!a.out) return cli_usage("distill", "-o OUT.shrk is required");
-    if (a.arch && !zoo_has(a.arch)) /* a usage error, before any data is read */
+    if (a.arch && !cli_is_zoo_name(a.arch)) /* a usage error, before any data is read */
         return cli_usage("distill", "unknown architecture '%s' (choose one of: %s, or use --arch-file)", a.arch,
                          shr_zoo_names());
     return run(&a);

@@ -6,85 +6,43 @@
 
 #include "cli.h"
 
-static char *read_text_file(const char *cmd, const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "shrink %s: error: cannot open arch file '%s'\n", cmd, path);
-        return NULL;
-    }
-    size_t cap = 1 << 20, n = 0;
-    char *buf = malloc(cap + 1);
-    if (buf) n = fread(buf, 1, cap + 1, f);
-    fclose(f);
-    if (!buf || n > cap || memchr(buf, '\0', n)) {
-        fprintf(stderr, "shrink %s: error: arch file '%s' is too large or not text\n", cmd, path);
-        free(buf);
-        return NULL;
-    }
-    buf[n] = '\0';
-    return buf;
-}
-
-static int is_zoo_name(const char *arch) {
-    const char *names = shr_zoo_names();
-    size_t n = strlen(arch);
-    for (const char *p = strstr(names, arch); p; p = strstr(p + 1, arch))
-        if ((p == names || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0')) return n > 0;
-    return 0;
-}
-
 typedef struct train_args {
-    const char *arch, *arch_file, *data, *out, *optimizer, *schedule;
-    int epochs, batch, threads, warmup, step_epochs, crop_pad, hflip, nesterov, json;
-    int64_t seed, train_limit, test_limit;
-    double lr, momentum, weight_decay, l1, clip_norm, label_smoothing, val_split, gamma, min_lr;
+    cli_train_opts t;
+    const char *arch, *arch_file, *data, *out;
+    int threads, step_epochs, json;
+    int64_t train_limit, test_limit;
+    double l1, label_smoothing, val_split, gamma;
 } train_args;
 
 static int build_model(const train_args *a, const shr_dataset *d, shr_graph **g) {
     int classes = d->n_classes < 2 ? 2 : d->n_classes;
     shr_status st;
     if (a->arch_file) {
-        char *text = read_text_file("train", a->arch_file);
+        char *text = cli_read_arch_file("train", a->arch_file);
         if (!text) return CLI_FAIL;
-        st = shr_arch_parse(text, d->c, d->h, d->w, classes, (uint64_t)a->seed, g);
+        st = shr_arch_parse(text, d->c, d->h, d->w, classes, (uint64_t)a->t.seed, g);
         free(text);
     } else {
-        st = shr_zoo_build(a->arch, d->c, d->h, d->w, classes, (uint64_t)a->seed, g);
+        st = shr_zoo_build(a->arch, d->c, d->h, d->w, classes, (uint64_t)a->t.seed, g);
     }
     return st == SHR_OK ? CLI_OK : cli_fail("train", st);
 }
 
 static int configure(const train_args *a, shr_train_config *cfg) {
-    shr_optim_kind kind;
-    if (shr_optim_parse(a->optimizer, &kind) != SHR_OK) return cli_usage("train", "%s", shr_last_error());
-    *cfg = shr_train_default();
-    cfg->optim = shr_optim_default(kind);
-    if (shr_sched_parse(a->schedule, &cfg->schedule) != SHR_OK) return cli_usage("train", "%s", shr_last_error());
-    cfg->epochs = a->epochs;
-    cfg->batch = a->batch;
-    cfg->seed = (uint64_t)a->seed;
-    cfg->warmup_epochs = a->warmup;
+    int rc = cli_train_configure("train", &a->t, cfg);
+    if (rc != CLI_OK) return rc;
     cfg->step_epochs = a->step_epochs;
     cfg->step_gamma = (float)a->gamma;
-    cfg->min_lr = (float)a->min_lr;
     cfg->label_smoothing = (float)a->label_smoothing;
-    cfg->augment.crop_pad = a->crop_pad;
-    cfg->augment.hflip = a->hflip;
-    if (a->lr > 0) cfg->optim.lr = (float)a->lr;
-    if (a->momentum >= 0) cfg->optim.momentum = (float)a->momentum;
-    if (a->weight_decay >= 0) cfg->optim.weight_decay = (float)a->weight_decay;
-    cfg->optim.nesterov = a->nesterov;
     cfg->optim.l1 = (float)a->l1;
-    cfg->optim.clip_norm = (float)a->clip_norm;
-    cfg->progress = cli_progress;
     return CLI_OK;
 }
 
 static void lineage_text(char *step, size_t size, const train_args *a, const shr_train_config *cfg) {
     int n = snprintf(step, size,
                      "train arch=%s data=%s epochs=%d batch=%d optimizer=%s lr=%g schedule=%s weight_decay=%g seed=%lld",
-                     a->arch_file ? a->arch_file : a->arch, a->data, cfg->epochs, cfg->batch, a->optimizer,
-                     (double)cfg->optim.lr, a->schedule, (double)cfg->optim.weight_decay, (long long)a->seed);
+                     a->arch_file ? a->arch_file : a->arch, a->data, cfg->epochs, cfg->batch, a->t.optimizer,
+                     (double)cfg->optim.lr, a->t.schedule, (double)cfg->optim.weight_decay, (long long)a->t.seed);
     /* A subset trains a different model: say so. */
     if (n > 0 && (size_t)n < size && a->train_limit > 0)
         snprintf(step + n, size - (size_t)n, " train_limit=%lld", (long long)a->train_limit);
@@ -102,7 +60,7 @@ static int run(train_args *a) {
     shr_status st = shr_dataset_load(a->data, SHR_SPLIT_TRAIN, a->train_limit, &all);
     if (st != SHR_OK) return cli_fail("train", st);
     if (a->val_split > 0) {
-        st = shr_dataset_split(all, a->val_split, (uint64_t)a->seed, &train, &val);
+        st = shr_dataset_split(all, a->val_split, (uint64_t)a->t.seed, &train, &val);
         if (st != SHR_OK) rc = cli_fail("train", st);
     } else {
         train = all;
@@ -159,24 +117,24 @@ static int run(train_args *a) {
 }
 
 int cmd_train(int argc, char **argv) {
-    train_args a = {.arch = NULL, .optimizer = "adam", .schedule = "cosine", .epochs = 10, .batch = 64,
-                    .threads = 0, .seed = 1, .lr = 0, .momentum = -1, .weight_decay = -1};
+    train_args a = {.t = {.optimizer = "adam", .schedule = "cosine", .epochs = 10, .batch = 64, .seed = 1, .lr = 0,
+                          .momentum = -1, .weight_decay = -1}};
     cli_opt opts[] = {
         {"--arch", OPT_STR, &a.arch, 0, 0},          {"--arch-file", OPT_STR, &a.arch_file, 0, 0},
         {"--data", OPT_STR, &a.data, 0, 0},          {"-o", OPT_STR, &a.out, 0, 0},
-        {"--output", OPT_STR, &a.out, 0, 0},         {"--epochs", OPT_INT, &a.epochs, 0, 100000},
-        {"--batch", OPT_INT, &a.batch, 1, 65536},    {"--lr", OPT_FLOAT, &a.lr, 1e-9, 100},
-        {"--optimizer", OPT_STR, &a.optimizer, 0, 0}, {"--momentum", OPT_FLOAT, &a.momentum, 0, 0.9999},
-        {"--nesterov", OPT_FLAG, &a.nesterov, 0, 0}, {"--weight-decay", OPT_FLOAT, &a.weight_decay, 0, 10},
-        {"--l1", OPT_FLOAT, &a.l1, 0, 10},           {"--clip-norm", OPT_FLOAT, &a.clip_norm, 0, 1e6},
-        {"--schedule", OPT_STR, &a.schedule, 0, 0},  {"--warmup", OPT_INT, &a.warmup, 0, 10000},
+        {"--output", OPT_STR, &a.out, 0, 0},         {"--epochs", OPT_INT, &a.t.epochs, 0, 100000},
+        {"--batch", OPT_INT, &a.t.batch, 1, 65536},    {"--lr", OPT_FLOAT, &a.t.lr, 1e-9, 100},
+        {"--optimizer", OPT_STR, &a.t.optimizer, 0, 0}, {"--momentum", OPT_FLOAT, &a.t.momentum, 0, 0.9999},
+        {"--nesterov", OPT_FLAG, &a.t.nesterov, 0, 0}, {"--weight-decay", OPT_FLOAT, &a.t.weight_decay, 0, 10},
+        {"--l1", OPT_FLOAT, &a.l1, 0, 10},           {"--clip-norm", OPT_FLOAT, &a.t.clip_norm, 0, 1e6},
+        {"--schedule", OPT_STR, &a.t.schedule, 0, 0},  {"--warmup", OPT_INT, &a.t.warmup, 0, 10000},
         {"--step-epochs", OPT_INT, &a.step_epochs, 1, 100000}, {"--gamma", OPT_FLOAT, &a.gamma, 1e-6, 1},
-        {"--min-lr", OPT_FLOAT, &a.min_lr, 0, 100},
+        {"--min-lr", OPT_FLOAT, &a.t.min_lr, 0, 100},
         {"--label-smoothing", OPT_FLOAT, &a.label_smoothing, 0, 0.99},
-        {"--crop-pad", OPT_INT, &a.crop_pad, 0, 16}, {"--hflip", OPT_FLAG, &a.hflip, 0, 0},
+        {"--crop-pad", OPT_INT, &a.t.crop_pad, 0, 16}, {"--hflip", OPT_FLAG, &a.t.hflip, 0, 0},
         {"--val-split", OPT_FLOAT, &a.val_split, 0, 0.9},
         {"--train-limit", OPT_I64, &a.train_limit, 0, 1e12}, {"--test-limit", OPT_I64, &a.test_limit, 0, 1e12},
-        {"--seed", OPT_I64, &a.seed, 0, 9e18},       {"--threads", OPT_INT, &a.threads, 0, 1024},
+        {"--seed", OPT_I64, &a.t.seed, 0, 9e18},       {"--threads", OPT_INT, &a.threads, 0, 1024},
         {"--json", OPT_FLAG, &a.json, 0, 0},
     };
     const char *pos[1];
@@ -185,7 +143,7 @@ int cmd_train(int argc, char **argv) {
     if (rc != CLI_OK) return rc;
     if (!a.arch == !a.arch_file) return cli_usage("train", "give exactly one of --arch or --arch-file");
     if (!a.data) return cli_usage("train", "--data is required");
-    if (a.arch && !is_zoo_name(a.arch))
+    if (a.arch && !cli_is_zoo_name(a.arch))
         return cli_usage("train", "unknown architecture '%s' (choose one of: %s, or use --arch-file)", a.arch,
                          shr_zoo_names());
     if (!a.out) return cli_usage("train", "-o OUT.shrk is required");
