@@ -4,7 +4,8 @@
  *   - 512^3 and 1024^3: every path (exact u8 x s8, reduced u7 x s8, i16acc u8 x s4, s16), raw
  *     s32 output and requantized u8 (gemmlowp fixed point; float scale for "u8f");
  *   - every non-depthwise zoo layer at batch 64 and 1: the three 8-bit paths with s32 output
- *     (one row each), and per path the summed time of all layers for s32 and for u8 output;
+ *     and with u8 output (what the int8 runtime writes), one row each, and per path the summed
+ *     time of all layers for each;
  *     a batch-1 Linear is compared with shr_gemv_f32, which is what shrink runs for it;
  *   - GEMV 1024x1024, 4096x1024, 4096x4096 at batch 1 vs shr_gemv_f32 (memory-bound: GB/s of
  *     weights read).
@@ -170,8 +171,8 @@ static void gemv(bench_ctx *c, int N, int K) {
     shape_free(&d);
 }
 
-/* Every non-depthwise zoo layer at `batch`: rows for the 8-bit paths (s32), totals per path
- * for s32 and u8 output. */
+/* Every non-depthwise zoo layer at `batch`: rows for the 8-bit paths with s32 and u8 output,
+ * totals per path for each. */
 static void zoo(bench_ctx *c, int batch) {
     bench_layer L[64];
     int n = bench_zoo_layers(batch, L, 64);
@@ -197,11 +198,12 @@ static void zoo(bench_ctx *c, int batch) {
         char shape[96], name[48];
         snprintf(shape, sizeof shape, "%.63s b%d", L[i].name, batch);
         double ops = 2.0 * L[i].M * L[i].N * L[i].K;
-        for (int pth = 0; pth < 3; pth++) {
-            snprintf(name, sizeof name, "%s s32", path_name[pth]);
-            bench_row(c, "int8", name, shape, ops, "GOP/s", 0, sec[1 + 2 * pth], gemv ? "shrink f32 gemv" : "shrink f32",
-                      sec[0]);
-        }
+        for (int pth = 0; pth < 3; pth++)
+            for (int k = 0; k < 2; k++) {
+                snprintf(name, sizeof name, "%s %s", path_name[pth], k ? "u8" : "s32");
+                bench_row(c, "int8", name, shape, ops, "GOP/s", 0, sec[1 + 2 * pth + k],
+                          gemv ? "shrink f32 gemv" : "shrink f32", sec[0]);
+            }
         for (int k = 0; k < NC; k++) tot[k] += sec[k];
         ops_tot += ops;
         shape_free(&d);
