@@ -123,26 +123,37 @@ static int gemm_narrow(gemm_ex_fn fn, int transA, int transB, int M, int N, int 
     return 1;
 }
 
-/* Linear-layout narrow outputs as dot products (gemm_dot_avx2.c), rows split over threads. */
+/* Linear-layout narrow outputs (gemm_dot_avx2.c), rows split over threads. With N >= 8 and
+ * a small K the first 8 rows of B are packed once here for the lanes kernel (stack for K <= 256). */
+#define PACK8_STACK_K 256
+/* Above this K the dot products' reductions are cheap and the lanes kernel's broadcasts
+ * (13 loads per 12 FMAs) make it the slower one (measured crossover 256..512). */
+#define LANES_MAX_K 384
 static void gemm_dot(int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb, float *C,
                      int ldc, const shr_gemm_epilogue *ep) {
+    _Alignas(32) float stack_bt[PACK8_STACK_K * 8];
+    float *Bt = NULL;
+    if (N >= 8 && K <= LANES_MAX_K) {
+        Bt = K <= PACK8_STACK_K ? stack_bt : shr_alloc((size_t)K * 8 * sizeof *Bt);
+        if (Bt) shr_gemm_f32_pack8_avx2(K, B, ldb, Bt); /* NULL: all columns as dot products */
+    }
 #ifdef _OPENMP
     int nthr = omp_in_parallel() ? 1 : omp_get_max_threads();
-    int blocks = (M + 3) / 4;
+    int blocks = (M + 11) / 12; /* a multiple of both kernels' row blocks */
     if (nthr > blocks) nthr = blocks;
     if (nthr > 1 && (double)M * N * K >= PAR_MIN_WORK) {
 #pragma omp parallel for schedule(static) num_threads(nthr)
         for (int p = 0; p < nthr; p++) {
-            int lo = (int)((long)blocks * p / nthr) * 4, hi = (int)((long)blocks * (p + 1) / nthr) * 4;
+            int lo = (int)((long)blocks * p / nthr) * 12, hi = (int)((long)blocks * (p + 1) / nthr) * 12;
             if (hi > M) hi = M;
             shr_gemm_epilogue tmp;
             shr_gemm_f32_dot_avx2(hi - lo, N, K, alpha, A + (long)lo * lda, lda, B, ldb, C + (long)lo * ldc, ldc,
-                                  ep_shift(ep, lo, 0, &tmp));
+                                  ep_shift(ep, lo, 0, &tmp), Bt);
         }
-        return;
-    }
+    } else
 #endif
-    shr_gemm_f32_dot_avx2(M, N, K, alpha, A, lda, B, ldb, C, ldc, ep);
+        shr_gemm_f32_dot_avx2(M, N, K, alpha, A, lda, B, ldb, C, ldc, ep, Bt);
+    if (Bt && Bt != stack_bt) shr_free(Bt);
 }
 
 void shr_gemm_f32_ex(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,

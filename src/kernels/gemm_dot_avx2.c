@@ -1,11 +1,18 @@
 /* AVX2+FMA GEMM for narrow outputs in the Linear layout: C[M,N] = alpha * A[M,K] B[N,K]^T
- * (beta = 0, then the epilogue), N small (a classifier's 10 columns). Both operands are
- * read along K in place — no packing — as dot products: a block of 4 rows of A times 3 rows
- * of B keeps 12 eight-lane accumulators in registers (7 loads per 12 FMAs; the K % 8 tail
- * through masked loads), then the accumulators are summed horizontally four at a time. The packed 6x16 kernel would fill
- * only 10 of its 16 columns and pack both operands for a few microseconds of work.
- * Each C element depends only on its row of A, its row of B and K: any split over threads
- * gives the same bits. */
+ * (beta = 0, then the epilogue), N small (a classifier's 10 columns). Two kernels:
+ *  - lanes (N >= 8, small K; gemm.c decides): the first 8 columns of B, transposed into
+ *    Bt[K][8] by the caller (shr_gemm_f32_pack8_avx2), are the 8 lanes of one vector; 12 rows
+ *    of A at a time each keep one accumulator, acc[r] += broadcast(A[r][k]) * Bt[k]: 13 loads
+ *    per 12 FMAs, no horizontal reduction, and the epilogue works on 8 outputs at once. At
+ *    K = 64..128 the dot kernel's reductions cost as much as its FMAs; this has none (M=64,
+ *    N=10: K=64 0.96 vs 1.26 us, K=128 1.87 vs 2.08; at K=1152 dots win, 15.2 vs 16.0).
+ *  - dot (the remaining N % 8 columns, or all when N < 8): both operands read along K in place
+ *    as dot products: a block of 4 rows of A times 3 rows of B keeps 12 eight-lane
+ *    accumulators (7 loads per 12 FMAs; the K % 8 tail through masked loads), then the
+ *    accumulators are summed horizontally four at a time.
+ * The packed 6x16 kernel would fill only 10 of its 16 columns and pack both operands for a few
+ * microseconds of work. Each C element depends only on its row of A, its row of B and K: any
+ * split of the rows over threads gives the same bits. */
 #include <immintrin.h>
 
 #include "kernels/kernels.h"
@@ -70,16 +77,112 @@ static inline __attribute__((always_inline)) void dot_block(const int MB, const 
     }
 }
 
+/* Bt[k * 8 + j] = B[j * ldb + k], j < 8, k < K: eight rows of B as K vectors of 8 lanes,
+ * transposed 8 x 8 at a time in registers (the K % 8 tail element by element). */
+void shr_gemm_f32_pack8_avx2(int K, const float *B, int ldb, float *Bt) {
+    int k = 0;
+    for (; k + 8 <= K; k += 8) {
+        __m256 r[8], t[8];
+        for (int j = 0; j < 8; j++) r[j] = _mm256_loadu_ps(B + (long)j * ldb + k);
+        for (int j = 0; j < 8; j += 2) {
+            t[j] = _mm256_unpacklo_ps(r[j], r[j + 1]);
+            t[j + 1] = _mm256_unpackhi_ps(r[j], r[j + 1]);
+        }
+        for (int j = 0; j < 8; j += 4)
+            for (int h = 0; h < 2; h++) {
+                r[j + h] = _mm256_shuffle_ps(t[j + h], t[j + h + 2], 0x44);
+                r[j + h + 2] = _mm256_shuffle_ps(t[j + h], t[j + h + 2], 0xEE);
+            }
+        /* r[0..3] hold columns k+{0,2,1,3} of rows 0-3 (low half: k..k+3, high: k+4..k+7),
+         * r[4..7] the same of rows 4-7. */
+        static const int order[4] = {0, 2, 1, 3};
+        for (int c = 0; c < 4; c++) {
+            __m256 lo = r[order[c]], hi = r[4 + order[c]];
+            _mm256_store_ps(Bt + (long)(k + c) * 8, _mm256_permute2f128_ps(lo, hi, 0x20));
+            _mm256_store_ps(Bt + (long)(k + c + 4) * 8, _mm256_permute2f128_ps(lo, hi, 0x31));
+        }
+    }
+    for (; k < K; k++)
+        for (int j = 0; j < 8; j++) Bt[(long)k * 8 + j] = B[(long)j * ldb + k];
+}
+
+/* alpha, the bias and the clamp on one row of 8 outputs, in the order of the reference
+ * epilogue, then the store. */
+static inline void lane_store(__m256 acc, float alpha, const shr_gemm_epilogue *ep, __m256 bias_col, int row,
+                              float *c) {
+    __m256 v = _mm256_mul_ps(_mm256_set1_ps(alpha), acc);
+    if (ep) {
+        if (ep->bias) v = _mm256_add_ps(v, ep->bias_per_row ? _mm256_set1_ps(ep->bias[row]) : bias_col);
+        v = _mm256_min_ps(_mm256_set1_ps(ep->hi), _mm256_max_ps(_mm256_set1_ps(ep->lo), v));
+    }
+    _mm256_storeu_ps(c, v);
+}
+
+static inline __m256 lane_bias(const shr_gemm_epilogue *ep, int j0) {
+    return ep && ep->bias && !ep->bias_per_row ? _mm256_loadu_ps(ep->bias + j0) : _mm256_setzero_ps();
+}
+
+/* 12 rows from i0 times the 8 packed columns j0..j0+7. Named accumulators and four row
+ * pointers (rows p, p + lda, p + 2 lda) keep everything in registers. */
+static void lane_block12(int K, float alpha, const float *A, long lda, const float *Bt, float *C, long ldc, int i0,
+                         int j0, const shr_gemm_epilogue *ep) {
+    __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0;
+    __m256 c6 = c0, c7 = c0, c8 = c0, c9 = c0, c10 = c0, c11 = c0;
+    const float *p0 = A + (long)i0 * lda, *p3 = p0 + 3 * lda, *p6 = p3 + 3 * lda, *p9 = p6 + 3 * lda;
+    const long l2 = 2 * lda;
+    for (int k = 0; k < K; k++, p0++, p3++, p6++, p9++) {
+        __m256 b = _mm256_load_ps(Bt + (long)k * 8);
+#define LANE_FMA(c, p) c = _mm256_fmadd_ps(_mm256_broadcast_ss(p), b, c)
+        LANE_FMA(c0, p0), LANE_FMA(c1, p0 + lda), LANE_FMA(c2, p0 + l2);
+        LANE_FMA(c3, p3), LANE_FMA(c4, p3 + lda), LANE_FMA(c5, p3 + l2);
+        LANE_FMA(c6, p6), LANE_FMA(c7, p6 + lda), LANE_FMA(c8, p6 + l2);
+        LANE_FMA(c9, p9), LANE_FMA(c10, p9 + lda), LANE_FMA(c11, p9 + l2);
+#undef LANE_FMA
+    }
+    __m256 bc = lane_bias(ep, j0);
+    float *c = C + (long)i0 * ldc + j0;
+    const __m256 all[12] = {c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11};
+    for (int a = 0; a < 12; a++) lane_store(all[a], alpha, ep, bc, i0 + a, c + a * ldc);
+}
+
+/* The last M % 12 rows, four (or fewer) at a time. */
+static inline __attribute__((always_inline)) void lane_block(const int MB, int K, float alpha, const float *A,
+                                                             long lda, const float *Bt, float *C, long ldc, int i0,
+                                                             int j0, const shr_gemm_epilogue *ep) {
+    __m256 acc[4];
+    for (int a = 0; a < MB; a++) acc[a] = _mm256_setzero_ps();
+    const float *ar = A + (long)i0 * lda;
+    for (int k = 0; k < K; k++) {
+        __m256 b = _mm256_load_ps(Bt + (long)k * 8);
+        for (int a = 0; a < MB; a++) acc[a] = _mm256_fmadd_ps(_mm256_broadcast_ss(ar + a * lda + k), b, acc[a]);
+    }
+    __m256 bc = lane_bias(ep, j0);
+    for (int a = 0; a < MB; a++) lane_store(acc[a], alpha, ep, bc, i0 + a, C + (long)(i0 + a) * ldc + j0);
+}
+
 #define DOT_CASE(mb, nb)                                                                     \
     case (mb) * 4 + (nb):                                                                    \
         dot_block(mb, nb, K, alpha, A, lda, B, ldb, C, ldc, i, j, ep);                        \
         break;
-
 void shr_gemm_f32_dot_avx2(int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb,
-                           float *C, int ldc, const shr_gemm_epilogue *ep) {
+                           float *C, int ldc, const shr_gemm_epilogue *ep, const float *Bt) {
+    int j = 0;
+    if (Bt && N >= 8) {
+        const int M12 = M / 12 * 12;
+        for (int i = 0; i < M12; i += 12) lane_block12(K, alpha, A, lda, Bt, C, ldc, i, 0, ep);
+        for (int i = M12; i < M; i += 4) {
+            if (M - i >= 4) lane_block(4, K, alpha, A, lda, Bt, C, ldc, i, 0, ep);
+            else if (M - i == 3) lane_block(3, K, alpha, A, lda, Bt, C, ldc, i, 0, ep);
+            else if (M - i == 2) lane_block(2, K, alpha, A, lda, Bt, C, ldc, i, 0, ep);
+            else lane_block(1, K, alpha, A, lda, Bt, C, ldc, i, 0, ep);
+        }
+        j = 8;
+    }
     /* Column blocks outside: their 3 rows of B stay in L1 while the rows of A stream by. */
-    for (int j = 0; j < N; j += 3) {
-        int nb = N - j < 3 ? N - j : 3;
+    for (int nb; j < N; j += nb) {
+        /* 3 columns at a time, but 4 as 2 + 2: a 4 x 1 block has only 4 FMA chains (bound
+         * by FMA latency) and 5 loads per 4 FMAs */
+        nb = N - j == 4 ? 2 : N - j < 3 ? N - j : 3;
         for (int i = 0; i < M; i += 4) {
             int mb = M - i < 4 ? M - i : 4;
             switch (mb * 4 + nb) {

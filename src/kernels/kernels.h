@@ -39,9 +39,12 @@ void shr_gemm_f32_ex_avx2(int transA, int transB, int M, int N, int K, float alp
                           const float *B, int ldb, float beta, float *C, int ldc, const shr_gemm_epilogue *ep);
 
 /* Narrow outputs in the Linear layout (no transposes of C): C = alpha * A[M,K] B[N,K]^T then
- * the epilogue (beta 0), as dot products without packing; shr_gemm_f32_ex uses it for small N. */
+ * the epilogue (beta 0); shr_gemm_f32_ex uses it for small N. Bt (or NULL): the first 8 rows
+ * of B packed by shr_gemm_f32_pack8_avx2 (K * 8 floats, 32-byte aligned; needs N >= 8), run
+ * with the outputs in the lanes; the other columns as dot products without packing. */
 void shr_gemm_f32_dot_avx2(int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb,
-                           float *C, int ldc, const shr_gemm_epilogue *ep);
+                           float *C, int ldc, const shr_gemm_epilogue *ep, const float *Bt);
+void shr_gemm_f32_pack8_avx2(int K, const float *B, int ldb, float *Bt);
 
 /* y[n] = sum_k W[n*ldw + k] * x[k] (+ bias[n] if bias != NULL), n < N: a Linear layer at
  * batch 1 (W is out x in, row-major). Memory-bound; threads split the rows. Float results
