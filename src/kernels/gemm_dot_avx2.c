@@ -24,7 +24,7 @@ static inline __m128 reduce4(__m256 a, __m256 b, __m256 c, __m256 d) {
     return _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
 }
 
-/* Rows i0..i0+MB-1 of A against rows j0..j0+NB-1 of B (MB <= 4, NB <= 3, compile-time). */
+/* Rows i0..i0+MB-1 of A against rows j0..j0+NB-1 of B (MB <= 4, 1 <= NB <= 3, compile-time). */
 static inline __attribute__((always_inline)) void dot_block(const int MB, const int NB, int K, float alpha,
                                                             const float *A, long lda, const float *B, long ldb,
                                                             float *C, long ldc, int i0, int j0,
@@ -53,28 +53,61 @@ static inline __attribute__((always_inline)) void dot_block(const int MB, const 
             for (int b = 0; b < NB; b++) acc[a][b] = _mm256_fmadd_ps(av, bv[b], acc[a][b]);
         }
     }
-    /* Row by row: lane b of the reduced vector is C[i0 + a][j0 + b], so alpha, the bias and
-     * the clamp apply to the row's NB sums at once (same operations, same order as epi). */
-    __m256 z = _mm256_setzero_ps();
-    for (int a = 0; a < MB; a++) {
-        __m128 v = _mm_mul_ps(_mm_set1_ps(alpha), reduce4(acc[a][0], NB > 1 ? acc[a][1] : z, NB > 2 ? acc[a][2] : z, z));
-        if (ep) {
-            if (ep->bias) {
-                if (ep->bias_per_row) {
-                    v = _mm_add_ps(v, _mm_set1_ps(ep->bias[i0 + a]));
-                } else {
-                    float bb[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-                    for (int b = 0; b < NB; b++) bb[b] = ep->bias[j0 + b];
-                    v = _mm_add_ps(v, _mm_loadu_ps(bb));
-                }
-            }
-            v = _mm_min_ps(_mm_set1_ps(ep->hi), _mm_max_ps(_mm_set1_ps(ep->lo), v));
+    /* One reduce4 yields four sums; which C elements they are depends on NB: two rows of two
+     * columns (NB = 2), four rows of one column (NB = 1), one row of three (NB = 3). Each sum's
+     * bits do not depend on its lane. Then alpha, the bias and the clamp on the four lanes at
+     * once (same operations, same order as the reference epilogue) and the stores. */
+    const __m256 z = _mm256_setzero_ps();
+    const int bias = ep && ep->bias, per_row = bias && ep->bias_per_row;
+    const __m128 lo = _mm_set1_ps(ep ? ep->lo : 0.0f), hi = _mm_set1_ps(ep ? ep->hi : 0.0f);
+#define DOT_FINISH(v, bvec)                                                                 \
+    do {                                                                                   \
+        v = _mm_mul_ps(_mm_set1_ps(alpha), v);                                             \
+        if (bias) v = _mm_add_ps(v, bvec);                                                 \
+        if (ep) v = _mm_min_ps(hi, _mm_max_ps(lo, v));                                     \
+    } while (0)
+    if (NB == 2) {
+        for (int a = 0; a < MB; a += 2) {
+            const int two = a + 1 < MB;
+            __m128 v = reduce4(acc[a][0], acc[a][1], two ? acc[a + 1][0] : z, two ? acc[a + 1][1] : z);
+            __m128 bv = _mm_setzero_ps();
+            if (per_row) bv = _mm_setr_ps(ep->bias[i0 + a], ep->bias[i0 + a], two ? ep->bias[i0 + a + 1] : 0.0f,
+                                          two ? ep->bias[i0 + a + 1] : 0.0f);
+            else if (bias) bv = _mm_setr_ps(ep->bias[j0], ep->bias[j0 + 1], ep->bias[j0], ep->bias[j0 + 1]);
+            DOT_FINISH(v, bv);
+            float *c = C + (long)(i0 + a) * ldc + j0;
+            _mm_storel_pi((__m64 *)c, v);
+            if (two) _mm_storeh_pi((__m64 *)(c + ldc), v);
         }
-        float out[4];
-        _mm_storeu_ps(out, v);
-        float *c = C + (long)(i0 + a) * ldc + j0;
-        for (int b = 0; b < NB; b++) c[b] = out[b];
+    } else if (NB == 1) {
+        __m128 v = reduce4(acc[0][0], MB > 1 ? acc[1][0] : z, MB > 2 ? acc[2][0] : z, MB > 3 ? acc[3][0] : z);
+        __m128 bv = _mm_setzero_ps();
+        if (per_row) {
+            float rb[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+            for (int a = 0; a < MB; a++) rb[a] = ep->bias[i0 + a];
+            bv = _mm_loadu_ps(rb);
+        } else if (bias) {
+            bv = _mm_set1_ps(ep->bias[j0]);
+        }
+        DOT_FINISH(v, bv);
+        float *c = C + (long)i0 * ldc + j0;
+        _mm_store_ss(c, v);
+        if (MB > 1) _mm_store_ss(c + ldc, _mm_shuffle_ps(v, v, 1));
+        if (MB > 2) _mm_store_ss(c + 2 * ldc, _mm_shuffle_ps(v, v, 2));
+        if (MB > 3) _mm_store_ss(c + 3 * ldc, _mm_shuffle_ps(v, v, 3));
+    } else {
+        for (int a = 0; a < MB; a++) {
+            __m128 v = reduce4(acc[a][0], acc[a][1], acc[a][2], z);
+            __m128 bv = _mm_setzero_ps();
+            if (per_row) bv = _mm_set1_ps(ep->bias[i0 + a]);
+            else if (bias) bv = _mm_setr_ps(ep->bias[j0], ep->bias[j0 + 1], ep->bias[j0 + 2], 0.0f);
+            DOT_FINISH(v, bv);
+            float *c = C + (long)(i0 + a) * ldc + j0;
+            _mm_storel_pi((__m64 *)c, v);
+            _mm_store_ss(c + 2, _mm_movehl_ps(v, v));
+        }
     }
+#undef DOT_FINISH
 }
 
 /* Bt[k * 8 + j] = B[j * ldb + k], j < 8, k < K: eight rows of B as K vectors of 8 lanes,
@@ -145,7 +178,27 @@ static void lane_block12(int K, float alpha, const float *A, long lda, const flo
     for (int a = 0; a < 12; a++) lane_store(all[a], alpha, ep, bc, i0 + a, c + a * ldc);
 }
 
-/* The last M % 12 rows, four (or fewer) at a time. */
+/* 8 rows from i0: as lane_block12 (8 FMA chains still cover the FMA latency). */
+static void lane_block8(int K, float alpha, const float *A, long lda, const float *Bt, float *C, long ldc, int i0,
+                        int j0, const shr_gemm_epilogue *ep) {
+    __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0;
+    const float *p0 = A + (long)i0 * lda, *p3 = p0 + 3 * lda, *p6 = p3 + 3 * lda;
+    const long l2 = 2 * lda;
+    for (int k = 0; k < K; k++, p0++, p3++, p6++) {
+        __m256 b = _mm256_load_ps(Bt + (long)k * 8);
+#define LANE_FMA(c, p) c = _mm256_fmadd_ps(_mm256_broadcast_ss(p), b, c)
+        LANE_FMA(c0, p0), LANE_FMA(c1, p0 + lda), LANE_FMA(c2, p0 + l2);
+        LANE_FMA(c3, p3), LANE_FMA(c4, p3 + lda), LANE_FMA(c5, p3 + l2);
+        LANE_FMA(c6, p6), LANE_FMA(c7, p6 + lda);
+#undef LANE_FMA
+    }
+    __m256 bc = lane_bias(ep, j0);
+    float *c = C + (long)i0 * ldc + j0;
+    const __m256 all[8] = {c0, c1, c2, c3, c4, c5, c6, c7};
+    for (int a = 0; a < 8; a++) lane_store(all[a], alpha, ep, bc, i0 + a, c + a * ldc);
+}
+
+/* The last M % 8 rows, four (or fewer) at a time. */
 static inline __attribute__((always_inline)) void lane_block(const int MB, int K, float alpha, const float *A,
                                                              long lda, const float *Bt, float *C, long ldc, int i0,
                                                              int j0, const shr_gemm_epilogue *ep) {
@@ -168,9 +221,11 @@ void shr_gemm_f32_dot_avx2(int M, int N, int K, float alpha, const float *A, int
                            float *C, int ldc, const shr_gemm_epilogue *ep, const float *Bt) {
     int j = 0;
     if (Bt && N >= 8) {
-        const int M12 = M / 12 * 12;
-        for (int i = 0; i < M12; i += 12) lane_block12(K, alpha, A, lda, Bt, C, ldc, i, 0, ep);
-        for (int i = M12; i < M; i += 4) {
+        /* blocks of 12 rows, then of 8 (64 = 4 x 12 + 2 x 8), then at most 7 rows left */
+        int i = 0;
+        for (; M - i >= 12 && M - i != 16; i += 12) lane_block12(K, alpha, A, lda, Bt, C, ldc, i, 0, ep);
+        for (; M - i >= 8; i += 8) lane_block8(K, alpha, A, lda, Bt, C, ldc, i, 0, ep);
+        for (; i < M; i += 4) {
             if (M - i >= 4) lane_block(4, K, alpha, A, lda, Bt, C, ldc, i, 0, ep);
             else if (M - i == 3) lane_block(3, K, alpha, A, lda, Bt, C, ldc, i, 0, ep);
             else if (M - i == 2) lane_block(2, K, alpha, A, lda, Bt, C, ldc, i, 0, ep);
