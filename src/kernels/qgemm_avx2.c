@@ -422,11 +422,14 @@ void shr_qg_band_avx2(const shr_qgemm_packed *p, int m0, int m1, int p0, int p1,
                     return;
             }
         }
+        if (fused) { /* every tile of the block inside the VNNI kernel's file */
+            shr_qg_xblock b = {X, ldx, scratch, direct, last_ok, ic, mc};
+            shr_qg_vnni_codes(p, &b, p0, p1, o);
+            continue;
+        }
         for (int pp = p0; pp < p1; pp++) {
             shr_qg_vepi ve;
-            _Alignas(64) shr_qg_epi e;
-            if (fused) shr_qg_epi_fill(p, o, pp, &e);
-            else shr_qg_vepi_prepare(p, o, pp, &ve);
+            shr_qg_vepi_prepare(p, o, pp, &ve);
             int n0 = pp * NR, nr = p->N - n0 < NR ? p->N - n0 : NR, nv = nr > 8 ? 2 : 1;
             kargs a = {Q, p->steps, NULL, 4, 4 * MR, (const char *)p->w + (long)pp * Q * 4 * NR * wsz, ct};
             for (int ir = 0; ir < mc; ir += MR) {
@@ -437,10 +440,6 @@ void shr_qg_band_avx2(const shr_qgemm_packed *p, int m0, int m1, int p0, int p1,
                 } else {
                     a.x = (const char *)scratch + (long)ir * p->Kp * esz;
                     a.xrs = 4, a.xqs = 4 * MR;
-                }
-                if (fused) {
-                    shr_qg_vnni_fused(mr)(&a, &e, o, nr, ic + ir, n0);
-                    continue;
                 }
                 if (vnni) shr_qg_vnni_kernel(mr)(&a);
                 else kernels[kind][nv - 1][mr - 1](&a);

@@ -36,12 +36,20 @@ int shr_qg_vnni_ok(void);
 /* The byte kernel for mr rows (1..MR): u8 operands x + i * xrs + q * xqs, all 16 channels. */
 shr_qg_kern_fn shr_qg_vnni_kernel(int mr);
 
-/* The same with the output stage fused, for SHR_QOUT_U8 / SHR_QOUT_S8 (bit-exact with
- * shr_qg_epilogue): writes rows [m, m + mr) x channels [n0, n0 + nr) of o's codes; e: the
- * panel's parameters (shr_qg_epi_fill). */
-typedef void (*shr_qg_fused_fn)(const shr_qg_kargs *a, const shr_qg_epi *e, const shr_qout *o, int nr, int m,
-                                int n0);
-shr_qg_fused_fn shr_qg_vnni_fused(int mr);
+/* One block of rows of X for the fused VNNI path: rows [m0, m0 + mc), read in place (direct)
+ * where a tile's padded last quad stays within the last_ok bytes of X the band may read, else
+ * from `packed` (the block in 6-row tiles [q][6][4], tile of row m at (m - m0) * Kp). */
+typedef struct shr_qg_xblock {
+    const uint8_t *X;
+    long ldx;
+    const uint8_t *packed;
+    int direct;
+    long last_ok;
+    int m0, mc;
+} shr_qg_xblock;
+/* Codes out (SHR_QOUT_U8 / S8 / U8F / S8F), bit-exact with shr_qg_epilogue: rows of b x panels
+ * [p0, p1) of o, the output stage fused (qgemm_vnni_q8_avx2.c). */
+void shr_qg_vnni_codes(const shr_qgemm_packed *p, const shr_qg_xblock *b, int p0, int p1, const shr_qout *o);
 
 /* Writes rows [m, m + mr) x channels [n0, n0 + nr) of the output from ct (MR x NR int32 sums
  * without the folded bias). */

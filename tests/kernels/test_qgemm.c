@@ -103,7 +103,10 @@ static void make_out(qoutbuf *b, shr_qout_kind kind, int N, int per_channel, int
     int nc = per_channel ? N : 1;
     for (int i = 0; i < nc; i++) {
         double scale = (double)rint_in(1, 1000) / (1000.0 * (20.0 + K * 30.0)); /* typical: ~1/(K*max) */
-        if (rint_in(0, 9) == 0) scale *= 4096.0; /* some with a left shift */
+        int v = rint_in(0, 19);
+        if (v == 0) scale *= 4096.0;                              /* some with a left shift */
+        if (v == 1) scale = 0.5 + rint_in(0, 999) * 0.0005;       /* no shift at all */
+        if (v == 2) scale = 1.0 / (double)(1 << rint_in(1, 20)); /* multiplier 2^30: exact ties */
         CHECK_OK(shr_quant_multiplier(scale, &b->mult[i], &b->shift[i]));
         b->ws[i] = (float)rint_in(1, 1000) * 1e-4f;
         b->rq[i] = (float)scale;
@@ -117,6 +120,7 @@ static void make_out(qoutbuf *b, shr_qout_kind kind, int N, int per_channel, int
     b->o.qmin = u8 ? 0 : -128;
     b->o.qmax = u8 ? 255 : 127;
     if (rint_in(0, 3) == 0) b->o.qmin = b->o.zero_point; /* fused ReLU */
+    if (rint_in(0, 3) == 0) b->o.qmax = b->o.qmin + rint_in(0, (u8 ? 255 : 127) - b->o.qmin); /* ReLU6-like */
     b->o.x_scale = 0.0125f;
     b->o.w_scale = b->ws;
     b->o.bias = rint_in(0, 1) ? b->fb : NULL;
@@ -475,6 +479,64 @@ static void test_forced_reference(void) {
     shr_force_reference_kernels(0);
 }
 
+/* The fused VNNI output stage's tiles and stores: N across panel pairs and partial panels,
+ * rows contiguous (ldy = N: whole-vector stores for 16 and 32 channels) or not, M not a multiple
+ * of the 6-row tile, K = 1..64, every codes kind. */
+static void test_codes_tiles(void) {
+    static const int Ns[] = {1, 6, 15, 16, 17, 31, 32, 33, 48, 64}, Ms[] = {1, 5, 6, 7, 13, 50}, Ks[] = {1, 9, 25, 64};
+    int ok = 1, v = 0;
+    for (size_t ni = 0; ni < sizeof Ns / sizeof *Ns && ok; ni++)
+        for (size_t mi = 0; mi < sizeof Ms / sizeof *Ms && ok; mi++)
+            for (size_t ki = 0; ki < sizeof Ks / sizeof *Ks && ok; ki++, v++) {
+                qcase c = make_case(v % 2 ? SHR_QPATH_REDUCED : SHR_QPATH_EXACT, v, Ms[mi], Ns[ni], Ks[ki]);
+                c.act = (shr_qact){SHR_U8, rint_in(0, 127), v % 2 ? 7 : 8, 0};
+                c.xlo = 0, c.xhi = v % 2 ? 127 : 255, c.wlo = -64, c.whi = 64;
+                c.pad = v % 3 == 0, c.off = v % 4;
+                ok = run_case(&c, (1u << SHR_QOUT_U8) | (1u << SHR_QOUT_S8) | (1u << SHR_QOUT_U8F) | (1u << SHR_QOUT_S8F));
+            }
+    CHECK(ok);
+}
+
+/* The requantization on accumulators across int32 (K = 1, w = +-1, biases up to +-2^30), every
+ * right shift 1..31 (the 64-bit rounding), shifts 0 and left (step by step), multipliers of 2^30
+ * (exact ties) and random ones, per channel, u8 and s8 out, full and clamped ranges; and the float
+ * multiplier (U8F / S8F) with products past 2^31 and infinite. */
+static void test_requant_stage(void) {
+    enum { N = 48, M = 64 };
+    int8_t W[N];
+    int32_t bias[N], mult[N], shift[N];
+    float rq[N];
+    uint8_t X[M], y0[M * N], y1[M * N];
+    for (int t = 0; t < 36; t++) {
+        for (int n = 0; n < N; n++) {
+            W[n] = (int8_t)(rint_in(0, 1) ? 1 : -1);
+            int big = rint_in(0, 2);
+            bias[n] = big == 0 ? rint_in(-1000, 1000) : (int32_t)(rnd() << 8 ^ rnd()) % (big == 1 ? (1 << 20) : (1 << 30));
+            mult[n] = rint_in(0, 3) == 0 ? (1 << 30) : (int32_t)(0x40000000u + (rnd() & 0x3FFFFFFFu));
+            shift[n] = t < 16 ? -1 - (n + t) % 31 : rint_in(-31, 3);
+            static const float big_rq[] = {1e-9f, 0.25f, 1.0f, 1e3f, 1e9f, 3e38f}; /* products past 2^31, inf */
+            rq[n] = rint_in(0, 1) ? big_rq[rint_in(0, 5)] : (float)rint_in(1, 1 << 20) / (float)(1 << 20);
+        }
+        for (int m = 0; m < M; m++) X[m] = (uint8_t)rint_in(0, 255);
+        shr_qact act = {SHR_U8, rint_in(0, 255), 8, 0};
+        shr_qgemm_packed *p = NULL;
+        CHECK_OK(shr_qgemm_pack_s8(&p, SHR_QPATH_EXACT, N, 1, W, 1, &act, bias));
+        int u8 = t % 2 == 0;
+        shr_qout o = {.kind = u8 ? SHR_QOUT_U8 : SHR_QOUT_S8, .ldy = N, .per_channel = 1, .multiplier = mult,
+                      .shift = shift, .rq_scale = rq};
+        if (t >= 24) o.kind = u8 ? SHR_QOUT_U8F : SHR_QOUT_S8F;
+        o.zero_point = u8 ? rint_in(0, 255) : rint_in(-128, 127);
+        o.qmin = u8 ? 0 : -128, o.qmax = u8 ? 255 : 127;
+        if (t % 4 >= 2) o.qmin = o.zero_point, o.qmax = o.qmin + rint_in(0, (u8 ? 255 : 127) - o.qmin);
+        o.y = y0;
+        CHECK_OK(shr_qgemm_ref(p, M, X, 1, &o));
+        o.y = y1;
+        CHECK_OK(shr_qgemm(p, M, X, 1, &o));
+        CHECK_MSG(memcmp(y0, y1, sizeof y0) == 0, "requant stage case %d differs", t);
+        shr_qgemm_packed_free(p);
+    }
+}
+
 /* shr_qgemm_taps (convolution rows read in place from a padded channels-last image) against
  * shr_qgemm_ref on the same rows written out: 3x3 kernels, stride 1 and 2, C = 4..12, u8 and s8
  * codes out by fixed point and by the float multiplier (U8F / S8F, some with exact ties), 7-bit (REDUCED) and 8-bit (EXACT) activations; a 7-bit violation anywhere the rows
@@ -546,6 +608,8 @@ int main(void) {
             shr_qg_vnni_enable(0);
             CHECK(!shr_qg_vnni_ok());
         }
+        RUN(test_requant_stage);
+        RUN(test_codes_tiles);
         RUN(test_extremes);
         RUN(test_paths_agree);
         RUN(test_threads);
