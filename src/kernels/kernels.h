@@ -38,6 +38,18 @@ void shr_gemm_f32_ex_ref(int transA, int transB, int M, int N, int K, float alph
 void shr_gemm_f32_ex_avx2(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
                           const float *B, int ldb, float beta, float *C, int ldc, const shr_gemm_epilogue *ep);
 
+/* Implicit GEMM: C[M,N] = A[M,K] * B then the epilogue (alpha 1, beta 0), where row k of B
+ * is the N floats at B + boff[k] (boff[k] >= 0) rather than B + k * ldb. A stride-1
+ * convolution over zero-padded input planes is this with boff[k] = the offset of tap k
+ * (channel, kh, kw) — no im2col matrix. Same FMA sequence per element as shr_gemm_f32_ex on
+ * the materialized B (bit-identical), threads over column bands. */
+void shr_gemm_f32_rows(int M, int N, int K, const float *A, int lda, const float *B, const long *boff, float *C,
+                       int ldc, const shr_gemm_epilogue *ep);
+void shr_gemm_f32_rows_ref(int M, int N, int K, const float *A, int lda, const float *B, const long *boff, float *C,
+                           int ldc, const shr_gemm_epilogue *ep);
+void shr_gemm_f32_rows_avx2(int M, int N, int K, const float *A, int lda, const float *B, const long *boff,
+                            float *C, int ldc, const shr_gemm_epilogue *ep);
+
 /* Narrow outputs in the Linear layout (no transposes of C): C = alpha * A[M,K] B[N,K]^T then
  * the epilogue (beta 0); shr_gemm_f32_ex uses it for small N. Bt (or NULL): the first 8 rows
  * of B packed by shr_gemm_f32_pack8_avx2 (K * 8 floats, 32-byte aligned; needs N >= 8), run

@@ -233,6 +233,43 @@ static void test_conv_random(void) {
     }
 }
 
+/* Output rows at least 8 wide with equal strides run the forward as an implicit GEMM over
+ * padded (phase) planes: strides 1-3, dilation, asymmetric padding, groups, first layers
+ * (one channel), against the naive loops; small ones with their gradients too. */
+static void test_conv_implicit(void) {
+    shr_rng r;
+    shr_rng_seed(&r, 61);
+    /* N, C, H, W, OC, KH, KW, SH, SW, pads (t, l, b, r), DH, DW, G, bias */
+    conv_spec fixed[] = {
+        {2, 3, 9, 10, 4, 3, 3, 1, 1, {1, 1, 1, 1}, 1, 1, 1, 1},   /* 3x3 same, OW 10 */
+        {1, 2, 10, 12, 3, 3, 3, 2, 2, {1, 1, 1, 1}, 1, 1, 1, 1},  /* stride 2: four phase planes */
+        {1, 2, 9, 27, 2, 3, 3, 3, 3, {0, 2, 1, 0}, 1, 1, 1, 1},   /* stride 3, asymmetric pads */
+        {1, 4, 8, 11, 4, 3, 2, 1, 1, {2, 0, 0, 2}, 2, 3, 2, 1},   /* dilation 2x3, groups 2 */
+        {1, 2, 12, 20, 2, 2, 3, 2, 2, {0, 0, 0, 0}, 2, 2, 1, 0},  /* stride 2 + dilation 2 */
+    };
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) conv_case(&r, &fixed[i], 1);
+    conv_case(&r, &(conv_spec){3, 1, 28, 28, 6, 5, 5, 1, 1, {2, 2, 2, 2}, 1, 1, 1, 1}, 0);   /* lenet5 conv1 */
+    conv_case(&r, &(conv_spec){2, 16, 28, 28, 32, 3, 3, 2, 2, {1, 1, 1, 1}, 1, 1, 1, 1}, 0); /* resnet stride 2 */
+    conv_case(&r, &(conv_spec){2, 8, 33, 40, 12, 3, 3, 1, 1, {1, 1, 1, 1}, 1, 1, 1, 0}, 0);  /* odd widths */
+    for (int done = 0; done < 12; done++) { /* random shapes wide enough for the implicit path */
+        conv_spec s;
+        s.N = 1 + (int)shr_rng_below(&r, 2);
+        s.G = 1 + (int)shr_rng_below(&r, 2);
+        s.C = s.G * (1 + (int)shr_rng_below(&r, 3));
+        s.OC = s.G * (1 + (int)shr_rng_below(&r, 3));
+        s.SH = s.SW = 1 + (int)shr_rng_below(&r, 3);
+        s.KH = 1 + (int)shr_rng_below(&r, 4);
+        s.KW = 2 + (int)shr_rng_below(&r, 3);
+        s.DH = 1 + (int)shr_rng_below(&r, 2);
+        s.DW = 1 + (int)shr_rng_below(&r, 2);
+        for (int i = 0; i < 4; i++) s.pad[i] = (int)shr_rng_below(&r, 3);
+        s.H = 6 + (int)shr_rng_below(&r, 10);
+        s.W = 8 * s.SW + (int)shr_rng_below(&r, 30);
+        s.bias = (int)shr_rng_below(&r, 2);
+        conv_case(&r, &s, 0);
+    }
+}
+
 /* A case for spec s: inputs and R (= dL/dout) ~ N(0, 1), drawn from r. Returns R. */
 static shr_tensor *conv_setup(op_case *c, const conv_spec *s, shr_rng *r) {
     int node;
@@ -399,6 +436,7 @@ int main(void) {
     RUN(test_linear_bad_shapes);
     RUN(test_conv_fixed);
     RUN(test_conv_random);
+    RUN(test_conv_implicit);
     RUN(test_conv_state_reuse);
     RUN(test_conv_determinism);
     RUN(test_conv_partial_io);

@@ -4,6 +4,13 @@
  * General path: per group, im2col (or x itself for 1x1/stride 1/no pad) then one GEMM
  *   y_g (OC/G, nb*OH*OW) = W_g (OC/G, C/G*KH*KW) * col (C/G*KH*KW, nb*OH*OW),
  * where small planes put nb images side by side so the GEMM stays wide.
+ * Implicit forward (equal strides S, output rows at least 8 wide): the input planes are copied
+ * once with their zero padding, split into S x S phase planes (rows h = S*hq + ph, columns
+ * w = S*wq + pw; Hq x Wq each, one plane per channel when S = 1). Tap (c, kh, kw) then reads
+ * phase plane (c, kh*DH % S, kw*DW % S) from offset (kh*DH / S) * Wq + kw*DW / S at every
+ * output position oh * Wq + ow: row k of the column matrix is that plane at a fixed offset
+ * (shr_gemm_f32_rows), over an output grid OH x Wq whose last Wq - OW columns are discarded.
+ * No im2col matrix (K times the output plane) is written. The backward pass keeps it.
  * Depthwise path (G == C == OC): the direct plane kernel (kernels/depthwise*.c).
  *
  * Threading: images are split into `parts` contiguous static chunks, one OpenMP
@@ -12,6 +19,7 @@
  * partials are summed in part order, so results depend only on the thread count. */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "kernels/kernels.h"
 #include "nn/ops/ops_util.h"
@@ -21,7 +29,10 @@ static const char *const OP = "conv2d";
 typedef struct conv_cfg {
     int C, H, W, OC, KH, KW, SH, SW, PT, PL, DH, DW, G, Cg, OCg, OH, OW;
     int K, P;       /* Cg*KH*KW (GEMM depth), OH*OW (output plane) */
+    int PB, PR;     /* bottom / right padding */
     int direct_col; /* 1x1, stride 1, no padding: x's group slice is the column matrix */
+    int implicit;   /* forward as an implicit GEMM over padded planes (see the top comment) */
+    int Hq, Wq;     /* implicit: one phase plane of the padded input */
     int depthwise;  /* G == C == OC: one KHxKW filter per channel */
 } conv_cfg;
 
@@ -116,6 +127,14 @@ static shr_status conv_config(const shr_node *n, int xnd, const int64_t *xs, int
     c->direct_col = c->KH == 1 && c->KW == 1 && SH == 1 && SW == 1 && a->pad[0] == 0 && a->pad[1] == 0 &&
                     a->pad[2] == 0 && a->pad[3] == 0;
     c->depthwise = G == C && G == OC;
+    c->PB = a->pad[2];
+    c->PR = a->pad[3];
+    c->Hq = (c->H + c->PT + c->PB + SH - 1) / SH;
+    c->Wq = (c->W + c->PL + c->PR + SW - 1) / SW;
+    /* Worth it when the discarded columns (Wq - OW of each Wq) stay under a fifth. */
+    c->implicit = !c->direct_col && !c->depthwise && SH == SW && SH <= 4 && c->OW >= 8 &&
+                  5 * (c->Wq - c->OW) <= c->Wq && shr_fits_int(c->Cg * SH * SH, c->Hq, c->Wq) &&
+                  shr_fits_int(c->OCg, c->OH, c->Wq);
     return SHR_OK;
 }
 
@@ -289,6 +308,96 @@ static void conv_bwd_chunk(const conv_cfg *c, const shr_conv_geom *geo, const fl
     }
 }
 
+/* ---- implicit forward ---- */
+
+/* Per-part scratch: the phase planes of one group (+ the (KW-1)*DW / S floats the last tap
+ * row reads past them) and the (OC/G, OH*Wq) output grid. */
+static size_t impl_plane_floats(const conv_cfg *c) {
+    return (size_t)c->Cg * c->SH * c->SH * c->Hq * c->Wq + (size_t)(c->KW - 1) * c->DW + 16;
+}
+static size_t impl_floats(const conv_cfg *c) { return impl_plane_floats(c) + (size_t)c->OCg * c->OH * c->Wq; }
+
+/* n floats: short rows (a plane row is 7-56 floats) inline rather than a libc call each
+ * (~15% of a ResNet forward went to memcpy / memset calls); fixed-size memcpy compiles to
+ * vector moves. */
+static inline void copy_row(float *dst, const float *src, int n) {
+    int i = 0;
+    for (; i + 8 <= n; i += 8) memcpy(dst + i, src + i, 8 * sizeof *dst);
+    for (; i < n; i++) dst[i] = src[i];
+}
+static inline void zero_row(float *dst, int n) {
+    for (int i = 0; i < n; i++) dst[i] = 0.0f;
+}
+
+/* Offsets of the K rows of the implicit column matrix in the padded planes. */
+static void impl_offsets(const conv_cfg *c, long *boff) {
+    const int S = c->SH;
+    const long plane = (long)c->Hq * c->Wq;
+    int k = 0;
+    for (int ch = 0; ch < c->Cg; ch++)
+        for (int kh = 0; kh < c->KH; kh++)
+            for (int kw = 0; kw < c->KW; kw++) {
+                int dh = kh * c->DH, dw = kw * c->DW;
+                boff[k++] = (((long)ch * S + dh % S) * S + dw % S) * plane + (long)(dh / S) * c->Wq + dw / S;
+            }
+}
+
+/* Cg planes (H, W) -> their S x S phase planes (Hq, Wq) of the zero-padded plane. */
+static void impl_pad(const conv_cfg *c, const float *x, float *xp) {
+    const int S = c->SH;
+    const size_t plane = (size_t)c->Hq * c->Wq;
+    for (int ch = 0; ch < c->Cg; ch++) {
+        const float *src = x + (size_t)ch * c->H * c->W;
+        for (int ph = 0; ph < S; ph++)
+            for (int pw = 0; pw < S; pw++) {
+                float *dst = xp + (((size_t)ch * S + ph) * S + pw) * plane;
+                for (int hq = 0; hq < c->Hq; hq++) {
+                    float *row = dst + (size_t)hq * c->Wq;
+                    int h = hq * S + ph - c->PT;
+                    if (h < 0 || h >= c->H) {
+                        zero_row(row, c->Wq);
+                        continue;
+                    }
+                    const float *sr = src + (size_t)h * c->W;
+                    if (S == 1) { /* the common case: one plane, a row copy between the pads */
+                        zero_row(row, c->PL);
+                        copy_row(row + c->PL, sr, c->W);
+                        zero_row(row + c->PL + c->W, c->Wq - c->PL - c->W);
+                        continue;
+                    }
+                    /* columns wq with 0 <= wq*S + pw - PL < W: [q0, q1) */
+                    int q0 = c->PL > pw ? (c->PL - pw + S - 1) / S : 0;
+                    int q1 = (c->W + c->PL - pw + S - 1) / S;
+                    q1 = q1 < c->Wq ? q1 : c->Wq;
+                    zero_row(row, q0);
+                    const float *sp = sr + (q0 * S + pw - c->PL);
+                    for (int wq = q0; wq < q1; wq++, sp += S) row[wq] = *sp;
+                    zero_row(row + q1, c->Wq - q1);
+                }
+            }
+    }
+    size_t used = (size_t)c->Cg * S * S * plane;
+    zero_row(xp + used, (int)(impl_plane_floats(c) - used));
+}
+
+/* Images [n0, n1): y = clamp(W * implicit columns + b, lo, hi), one image and group at a time. */
+static void conv_fwd_implicit(const conv_cfg *c, const long *boff, const float *x, const float *w, const float *b,
+                              float lo, float hi, float *y, int n0, int n1, float *scr) {
+    size_t xs = (size_t)c->C * c->H * c->W, ys = (size_t)c->OC * c->P;
+    float *xp = scr, *grid = scr + impl_plane_floats(c);
+    const int NP = c->OH * c->Wq;
+    for (int i = n0; i < n1; i++)
+        for (int g = 0; g < c->G; g++) {
+            impl_pad(c, x + i * xs + (size_t)g * c->Cg * c->H * c->W, xp);
+            shr_gemm_epilogue ep = {b ? b + g * c->OCg : NULL, 1, lo, hi};
+            shr_gemm_f32_rows(c->OCg, NP, c->K, w + (size_t)g * c->OCg * c->K, c->K, xp, boff, grid, NP, &ep);
+            float *yg = y + i * ys + (size_t)g * c->OCg * c->P;
+            for (int o = 0; o < c->OCg; o++)
+                for (int oh = 0; oh < c->OH; oh++)
+                    copy_row(yg + ((size_t)o * c->OH + oh) * c->OW, grid + (size_t)o * NP + (size_t)oh * c->Wq, c->OW);
+        }
+}
+
 /* Images [n0, n1) of the batch in chunks of nb; scr is this part's scratch (columns,
  * then the staging matrix), NULL when neither is needed. */
 static void conv_fwd_range(const conv_cfg *c, const shr_conv_geom *geo, const float *x, const float *w,
@@ -386,7 +495,28 @@ static shr_status conv_forward(shr_op_io *io) {
 
     conv_state local, *st;
     SHR_TRY(conv_get_state(io, &local, &st));
-    int parts = conv_parts(N), nb = conv_chunk(&c);
+    int parts = conv_parts(N);
+    if (c.implicit) {
+        size_t scr = impl_floats(&c);
+        long *boff = malloc((size_t)c.K * sizeof *boff);
+        shr_status s = boff ? shr_scratch_reserve(&st->col, &st->col_cap, scr * (size_t)parts)
+                            : shr_fail(SHR_ERR_NOMEM, "conv2d: out of memory for %d tap offsets", c.K);
+        if (s == SHR_OK) {
+            impl_offsets(&c, boff);
+            if (parts == 1) {
+                conv_fwd_implicit(&c, boff, x, w, b, lo, hi, y, 0, N, st->col);
+            } else {
+#pragma omp parallel for schedule(static) num_threads(parts)
+                for (int t = 0; t < parts; t++)
+                    conv_fwd_implicit(&c, boff, x, w, b, lo, hi, y, part_begin(N, parts, t),
+                                      part_begin(N, parts, t + 1), st->col + (size_t)t * scr);
+            }
+        }
+        free(boff);
+        conv_put_state(st, &local);
+        return s;
+    }
+    int nb = conv_chunk(&c);
     size_t colsz = conv_col_floats(&c, nb), scr = colsz + conv_tmp_floats(&c, nb);
     shr_status s = shr_scratch_reserve(&st->col, &st->col_cap, scr * (size_t)parts);
     if (s == SHR_OK) {
