@@ -65,19 +65,14 @@ static void prep_pan(const shr_qgemm_packed *p, const shr_qout *o, int panel, in
     c->mult = ld16(e.mult);
     c->mult_odd = _mm512_srli_epi64(c->mult, 32);
     c->scale = _mm512_loadu_ps(e.scale);
-    if (mode == RQ_FAST) {
-        _Alignas(64) int64_t ce[8], co[8], se[8], so[8];
-        for (int j = 0; j < 8; j++) { /* channels past N: e = 1 (their codes are never stored) */
-            int e0 = e.rshift[2 * j] > 0 ? e.rshift[2 * j] : 1, e1 = e.rshift[2 * j + 1] > 0 ? e.rshift[2 * j + 1] : 1;
-            ce[j] = (1LL << 30) + (1LL << (30 + e0));
-            co[j] = (1LL << 30) + (1LL << (30 + e1));
-            se[j] = 31 + e0;
-            so[j] = e1 - 1;
-        }
-        c->ce = _mm512_load_si512((const void *)ce);
-        c->co = _mm512_load_si512((const void *)co);
-        c->se = _mm512_load_si512((const void *)se);
-        c->so = _mm512_load_si512((const void *)so);
+    if (mode == RQ_FAST) { /* channels past N: e = 1 (their codes are never stored) */
+        const __m512i one = _mm512_set1_epi64(1), r30 = _mm512_set1_epi64(1LL << 30);
+        __m512i sh = _mm512_max_epi32(ld16(e.rshift), _mm512_set1_epi32(1));
+        __m512i se = _mm512_and_si512(sh, _mm512_set1_epi64(0xFFFFFFFF)), so = _mm512_srli_epi64(sh, 32);
+        c->ce = _mm512_add_epi64(r30, _mm512_sllv_epi64(r30, se)); /* 2^30 + 2^(30+e) */
+        c->co = _mm512_add_epi64(r30, _mm512_sllv_epi64(r30, so));
+        c->se = _mm512_add_epi64(se, _mm512_set1_epi64(31));
+        c->so = _mm512_sub_epi64(so, one);
     } else if (mode == RQ_FIX) {
         c->lshift = ld16(e.lshift);
         c->rshift = ld16(e.rshift);
@@ -106,6 +101,11 @@ static void prep(const shr_qgemm_packed *p, const shr_qout *o, int panel, int np
     z->fhi = _mm512_set1_ps((float)(o->qmax - o->zero_point));
     z->clamp = shr_qout_is_u8(o->kind) ? o->qmin > 0 || o->qmax < 255 : o->qmin > -128 || o->qmax < 127;
 }
+
+/* A tile's sums: row i, panel pn. always_inline and passed by value: lives in registers. */
+typedef struct acc12 {
+    __m512i c[MR][2];
+} acc12;
 
 static inline int32_t load_u32(const void *p) {
     int32_t v;
@@ -175,12 +175,12 @@ static inline void st16(char *y, __m128i b, int nr) {
 /* Rows [0, mr) of a tile to y (row stride ldy): panel i's codes at y + 16 i, nrl codes of the
  * last panel. contig: rows ldy = 16 np apart and every panel full, so whole vectors go out. */
 static inline __attribute__((always_inline)) void tile_out(const int mode, const int u8, const int np, const int mr,
-                                                           __m512i acc[MR][2], const q8epi *z, char *y, long ldy,
+                                                           acc12 acc, const q8epi *z, char *y, long ldy,
                                                            int nrl, int contig) {
     __m512i r[2][MR];
     for (int pn = 0; pn < np; pn++)
         for (int i = 0; i < MR; i++)
-            r[pn][i] = mr > i ? rq(mode, acc[i][pn], &z->pan[pn], z) : _mm512_setzero_si512();
+            r[pn][i] = mr > i ? rq(mode, acc.c[i][pn], &z->pan[pn], z) : _mm512_setzero_si512();
     if (contig && mr == MR && np == 2) { /* rows of 32: panel 0's 16 codes, then panel 1's */
         __m512i a0 = narrow4_lanes(u8, r[0][0], r[0][1], r[0][2], r[0][3], z);
         __m512i b0 = narrow4_lanes(u8, r[1][0], r[1][1], r[1][2], r[1][3], z);
@@ -215,32 +215,34 @@ static inline __attribute__((always_inline)) void tile_out(const int mode, const
     }
 }
 
-/* acc[i][pn] = bias + sum over the quads of row i x panel pn (np panels wps bytes apart). */
-static inline __attribute__((always_inline)) void dot_m(const int np, const int mr, const uint8_t *x, long xrs,
-                                                        long xqs, const int8_t *w, long wps, int Q, const q8epi *z,
-                                                        __m512i acc[MR][2]) {
+/* Row i x panel pn of the tile: bias + the sum over the quads (np panels wps bytes apart). */
+static inline __attribute__((always_inline)) acc12 dot_m(const int np, const int mr, const uint8_t *x, long xrs,
+                                                         long xqs, const int8_t *w, long wps, int Q, const q8epi *z) {
+    acc12 r;
     for (int i = 0; i < MR; i++)
-        for (int pn = 0; pn < np; pn++) acc[i][pn] = z->pan[pn].comp;
+        for (int pn = 0; pn < 2; pn++) r.c[i][pn] = pn < np ? z->pan[pn].comp : _mm512_setzero_si512();
     for (int q = 0; q < Q; q++, x += xqs, w += 4 * NR) {
         __m512i w0 = _mm512_load_si512((const void *)w);
         __m512i w1 = np > 1 ? _mm512_load_si512((const void *)(w + wps)) : w0;
         for (int i = 0; i < MR; i++)
             if (mr > i) {
                 __m512i b = _mm512_set1_epi32(load_u32(x + i * xrs));
-                acc[i][0] = _mm512_dpbusd_epi32(acc[i][0], b, w0);
-                if (np > 1) acc[i][1] = _mm512_dpbusd_epi32(acc[i][1], b, w1);
+                r.c[i][0] = _mm512_dpbusd_epi32(r.c[i][0], b, w0);
+                if (np > 1) r.c[i][1] = _mm512_dpbusd_epi32(r.c[i][1], b, w1);
             }
     }
+    return r;
 }
 
 /* The same with row i's quad q of tap t at rows[i] + tapoff[t] + 4q. */
-static inline __attribute__((always_inline)) void dot_t(const int np, const int mr, const uint8_t *const *rows,
-                                                        const shr_qtaps *x, const int8_t *w, long wps,
-                                                        const q8epi *z, __m512i acc[MR][2]) {
+static inline __attribute__((always_inline)) acc12 dot_t(const int np, const int mr, const uint8_t *const *rows,
+                                                         const shr_qtaps *x, const int8_t *w, long wps,
+                                                         const q8epi *z) {
+    acc12 r;
     const uint8_t *b[MR];
     for (int i = 0; i < MR; i++) {
         b[i] = rows[mr > i ? i : 0];
-        for (int pn = 0; pn < np; pn++) acc[i][pn] = z->pan[pn].comp;
+        for (int pn = 0; pn < 2; pn++) r.c[i][pn] = pn < np ? z->pan[pn].comp : _mm512_setzero_si512();
     }
     const int qpt = x->run / 4;
     for (int t = 0; t < x->ntaps; t++) {
@@ -251,11 +253,12 @@ static inline __attribute__((always_inline)) void dot_t(const int np, const int 
             for (int i = 0; i < MR; i++)
                 if (mr > i) {
                     __m512i bc = _mm512_set1_epi32(load_u32(b[i] + off + 4 * q));
-                    acc[i][0] = _mm512_dpbusd_epi32(acc[i][0], bc, w0);
-                    if (np > 1) acc[i][1] = _mm512_dpbusd_epi32(acc[i][1], bc, w1);
+                    r.c[i][0] = _mm512_dpbusd_epi32(r.c[i][0], bc, w0);
+                    if (np > 1) r.c[i][1] = _mm512_dpbusd_epi32(r.c[i][1], bc, w1);
                 }
         }
     }
+    return r;
 }
 
 /* One tile of rows [m, m + mr) x np panels from the block's matrix rows. */
@@ -269,18 +272,30 @@ static inline __attribute__((always_inline)) void tile_m(const int mode, const i
         x = b->X + (long)m * b->ldx, xrs = b->ldx, xqs = 4;
     else
         x = b->packed + (long)(m - b->m0) * p->Kp, xrs = 4, xqs = 4 * MR;
-    __m512i acc[MR][2];
-    dot_m(np, mr, x, xrs, xqs, w, wps, p->Kp / 4, z, acc);
-    tile_out(mode, u8, np, mr, acc, z, y, ldy, nrl, contig);
+    acc12 a; /* the row count a constant in the multiply loop (an edge tile's is known only here) */
+    switch (mr) {
+#define DOT_M(r)                                                                                   \
+    case r: a = dot_m(np, r, x, xrs, xqs, w, wps, p->Kp / 4, z); break;
+        DOT_M(1) DOT_M(2) DOT_M(3) DOT_M(4) DOT_M(5)
+    default: a = dot_m(np, MR, x, xrs, xqs, w, wps, p->Kp / 4, z);
+#undef DOT_M
+    }
+    tile_out(mode, u8, np, mr, a, z, y, ldy, nrl, contig);
 }
 
 static inline __attribute__((always_inline)) void tile_t(const int mode, const int u8, const int np, const int mr,
                                                          const uint8_t *const *rows, const shr_qtaps *x,
                                                          const int8_t *w, long wps, const q8epi *z, char *y,
                                                          long ldy, int nrl, int contig) {
-    __m512i acc[MR][2];
-    dot_t(np, mr, rows, x, w, wps, z, acc);
-    tile_out(mode, u8, np, mr, acc, z, y, ldy, nrl, contig);
+    acc12 a;
+    switch (mr) {
+#define DOT_T(r)                                                                                   \
+    case r: a = dot_t(np, r, rows, x, w, wps, z); break;
+        DOT_T(1) DOT_T(2) DOT_T(3) DOT_T(4) DOT_T(5)
+    default: a = dot_t(np, MR, rows, x, w, wps, z);
+#undef DOT_T
+    }
+    tile_out(mode, u8, np, mr, a, z, y, ldy, nrl, contig);
 }
 
 /* Every tile of rows [m0, m0 + mc) x panels [p0, p1), panels two at a time. Rows come from the
