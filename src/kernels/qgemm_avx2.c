@@ -372,8 +372,15 @@ static int scan_u7(const uint8_t *X, long ldx, int K, int r0, int n) {
     if (ldx == K) { /* one contiguous run */
         const uint8_t *s = X + (long)r0 * K;
         long len = (long)n * K, i = 0;
-        __m256i acc = _mm256_setzero_si256();
+        __m256i acc = _mm256_setzero_si256(), a1 = acc, a2 = acc, a3 = acc; /* four chains: load-bound */
+        for (; i + 128 <= len; i += 128) {
+            acc = _mm256_or_si256(acc, _mm256_loadu_si256((const __m256i *)(s + i)));
+            a1 = _mm256_or_si256(a1, _mm256_loadu_si256((const __m256i *)(s + i + 32)));
+            a2 = _mm256_or_si256(a2, _mm256_loadu_si256((const __m256i *)(s + i + 64)));
+            a3 = _mm256_or_si256(a3, _mm256_loadu_si256((const __m256i *)(s + i + 96)));
+        }
         for (; i + 32 <= len; i += 32) acc = _mm256_or_si256(acc, _mm256_loadu_si256((const __m256i *)(s + i)));
+        acc = _mm256_or_si256(_mm256_or_si256(acc, a1), _mm256_or_si256(a2, a3));
         int bad = _mm256_movemask_epi8(acc);
         for (; i < len; i++) bad |= s[i] & 0x80;
         if (!bad) return -1;

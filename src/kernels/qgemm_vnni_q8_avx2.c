@@ -3,7 +3,7 @@
  * shr_qgemm_taps (shr_qg_vnni_taps, rows as taps). Same operands as qgemm_vnni_avx2.c:
  *   x: u8 codes, row i's 4 codes of quad q at x + i * xrs + q * xqs (or taps);
  *   w: panels [q][16 channels][4 k] s8, one zmm per quad; acc = one zmm per row and panel.
- * Tiles are 6 rows x 1 or 2 panels (12 accumulators), started at the folded bias. The panel
+ * Tiles are 6 rows x 1 or 2 panels (12 accumulators), plus the folded bias. The panel
  * constants are prepared once per pair of panels and every tile of the band runs inside one
  * function, so at small K (first convolutions: K = 9, three vpdpbusd per row) the cost is the
  * requantization, which is cut to the bone here:
@@ -215,12 +215,12 @@ static inline __attribute__((always_inline)) void tile_out(const int mode, const
     }
 }
 
-/* Row i x panel pn of the tile: bias + the sum over the quads (np panels wps bytes apart). */
+/* Row i x panel pn of the tile: the sum over the quads (np panels wps bytes apart), then the
+ * bias (added after the loop: started at the bias, GCC copied accumulators around the loop). */
 static inline __attribute__((always_inline)) acc12 dot_m(const int np, const int mr, const uint8_t *x, long xrs,
                                                          long xqs, const int8_t *w, long wps, int Q, const q8epi *z) {
     acc12 r;
-    for (int i = 0; i < MR; i++)
-        for (int pn = 0; pn < 2; pn++) r.c[i][pn] = pn < np ? z->pan[pn].comp : _mm512_setzero_si512();
+    for (int i = 0; i < MR; i++) r.c[i][0] = r.c[i][1] = _mm512_setzero_si512();
     for (int q = 0; q < Q; q++, x += xqs, w += 4 * NR) {
         __m512i w0 = _mm512_load_si512((const void *)w);
         __m512i w1 = np > 1 ? _mm512_load_si512((const void *)(w + wps)) : w0;
@@ -231,10 +231,13 @@ static inline __attribute__((always_inline)) acc12 dot_m(const int np, const int
                 if (np > 1) r.c[i][1] = _mm512_dpbusd_epi32(r.c[i][1], b, w1);
             }
     }
+    for (int i = 0; i < MR; i++)
+        for (int pn = 0; pn < np; pn++) r.c[i][pn] = _mm512_add_epi32(r.c[i][pn], z->pan[pn].comp);
     return r;
 }
 
-/* The same with row i's quad q of tap t at rows[i] + tapoff[t] + 4q. */
+/* The same with row i's quad q of tap t at rows[i] + tapoff[t] + 4q, started at the bias (measured
+ * faster here: cnn int8 batch 64 2.69 against 2.80 ms). */
 static inline __attribute__((always_inline)) acc12 dot_t(const int np, const int mr, const uint8_t *const *rows,
                                                          const shr_qtaps *x, const int8_t *w, long wps,
                                                          const q8epi *z) {

@@ -443,8 +443,9 @@ static void test_pack_refuses(void) {
 
 /* Activations outside the declared 7-bit / max_abs range are an error naming the first one. */
 static void test_run_refuses(void) {
-    for (int pi = 0; pi < 4; pi++) {
-        qcase c = make_case(all_paths[pi], 10, 70, 20, 50); /* 7-bit u8 (or s16 with max_abs 1000) */
+    for (int pi = 0; pi < 8; pi++) { /* each path with a padded stride and with rows back to back */
+        qcase c = make_case(all_paths[pi % 4], 10, 70, 20, 50); /* 7-bit u8 (or s16 with max_abs 1000) */
+        c.pad = pi / 4;
         qdata d;
         make_data(&c, &d);
         if (c.path == SHR_QPATH_S16) ((int16_t *)d.X)[(long)41 * d.ldx + 33] = 1001;
@@ -452,7 +453,9 @@ static void test_run_refuses(void) {
         shr_qgemm_packed *p = NULL;
         CHECK_OK(pack(&c, &d, &p));
         int32_t *y = shr_alloc((size_t)c.M * c.N * sizeof(int32_t));
-        shr_qout o = {.kind = SHR_QOUT_S32, .y = y, .ldy = c.N};
+        int32_t mult = 1 << 30, shift = -8;
+        shr_qout o = {.kind = pi % 2 ? SHR_QOUT_U8 : SHR_QOUT_S32, .y = y, .ldy = c.N, .multiplier = &mult,
+                      .shift = &shift, .qmax = 255}; /* the fused codes path too */
         shr_status (*fns[3])(const shr_qgemm_packed *, int, const void *, long, const shr_qout *) = {
             shr_qgemm_ref, shr_qgemm_avx2, shr_qgemm};
         for (int f = 0; f < 3 && p && y; f++) {
