@@ -171,33 +171,6 @@ void shr_gemm_f32_ex(int transA, int transB, int M, int N, int K, float alpha, c
     gemm_threaded(fn, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, ep);
 }
 
-/* Column bands over the threads (the offsets address whole rows of B, so a band is B + lo). */
-void shr_gemm_f32_rows(int M, int N, int K, const float *A, int lda, const float *B, const long *boff, float *C,
-                       int ldc, const shr_gemm_epilogue *ep) {
-    if (M <= 0 || N <= 0) return;
-    if (!shr_cpu_has_avx2_fma()) {
-        shr_gemm_f32_rows_ref(M, N, K, A, lda, B, boff, C, ldc, ep);
-        return;
-    }
-#ifdef _OPENMP
-    int nthr = omp_in_parallel() ? 1 : omp_get_max_threads();
-    int units = (N + COL_STEP - 1) / COL_STEP;
-    if (nthr > units) nthr = units;
-    if (nthr > MAX_PARTS) nthr = MAX_PARTS;
-    if (nthr > 1 && (double)M * N * K >= PAR_MIN_WORK) {
-#pragma omp parallel for schedule(static) num_threads(nthr)
-        for (int p = 0; p < nthr; p++) {
-            int lo, hi;
-            band(N, COL_STEP, nthr, p, &lo, &hi);
-            shr_gemm_epilogue tmp;
-            shr_gemm_f32_rows_avx2(M, hi - lo, K, A, lda, B + lo, boff, C + lo, ldc, ep_shift(ep, 0, lo, &tmp));
-        }
-        return;
-    }
-#endif
-    shr_gemm_f32_rows_avx2(M, N, K, A, lda, B, boff, C, ldc, ep);
-}
-
 void shr_gemm_f32(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
                   const float *B, int ldb, float beta, float *C, int ldc) {
     shr_gemm_f32_ex(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, NULL);

@@ -7,9 +7,6 @@
  * micro-kernel multiplies one A panel by one B strip. Edge panels are zero-padded and edge
  * tiles use narrower instances of the same kernel. When op(A) fits one MC block and B is not
  * transposed, full strips of B are read in place instead of packed (gemm_internal.h).
- * Implicit GEMM (shr_gemm_f32_rows_avx2): row k of B is B + boff[k] instead of B + k * ldb
- * (a stride-1 convolution's shifted input planes); full strips are read in place through the
- * offsets, partial ones packed from them, with the same FMA sequence as the strided form.
  *
  * Determinism: every C element is computed as acc = 0; acc = fma(a_ik, b_kj, acc) for k
  * ascending within each K block, then C = fma(alpha, acc, beta' * C) (first block
@@ -24,6 +21,7 @@
 
 #include "kernels/gemm_internal.h"
 #include "kernels/kernels.h"
+#include "kernels/simd_avx2.h"
 #include "shrink/tensor.h"
 
 #define MR SHR_GEMM_MR
@@ -38,7 +36,7 @@
 
 /* ---- micro-kernels ----
  * C[mr, 8*nv] (row stride ldc) from a (kc x 6, packed a[k*6 + i]) and b (kc rows of at least
- * 8*nv floats, row stride rsb; or, in the offset instances, row k at b + boff[k]). mr and nv are compile-time constants in each instance, so the
+ * 8*nv floats, row stride rsb). mr and nv are compile-time constants in each instance, so the
  * accumulators live in registers (6x16: 12 of the 16 ymm). Rows past mr and columns past
  * 8*nv are not computed; the ones computed follow the same FMA sequence in every instance. */
 #define UKR_ROW(i, x0, x1)                                                                     \
@@ -84,17 +82,15 @@ static inline __attribute__((always_inline)) void ukr_store(const int nv, float 
     if (nv > 1) _mm256_storeu_ps(c + 8, r1);
 }
 
-static inline __attribute__((always_inline)) void ukr_body(const int mr, const int nv, const int offs, int kc,
-                                                           const float *a, const float *b, long rsb,
-                                                           const long *boff, float *c, long ldc, float alpha,
-                                                           float beta, const tile_ep *te) {
+static inline __attribute__((always_inline)) void ukr_body(const int mr, const int nv, int kc, const float *a,
+                                                           const float *b, long rsb, float *c, long ldc,
+                                                           float alpha, float beta, const tile_ep *te) {
     __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
     __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
     for (int i = 0; i < mr; i++) _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
 #pragma GCC unroll 4
     for (int k = 0; k < kc; k++) {
-        const float *bk = offs ? b + boff[k] : b;
-        __m256 b0 = _mm256_loadu_ps(bk), b1 = nv > 1 ? _mm256_loadu_ps(bk + 8) : b0;
+        __m256 b0 = _mm256_loadu_ps(b), b1 = nv > 1 ? _mm256_loadu_ps(b + 8) : b0;
         UKR_ROW(0, c00, c01)
         UKR_ROW(1, c10, c11)
         UKR_ROW(2, c20, c21)
@@ -102,7 +98,7 @@ static inline __attribute__((always_inline)) void ukr_body(const int mr, const i
         UKR_ROW(4, c40, c41)
         UKR_ROW(5, c50, c51)
         a += MR;
-        if (!offs) b += rsb;
+        b += rsb;
     }
     __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
     int beta0 = beta == 0.0f;
@@ -114,17 +110,12 @@ static inline __attribute__((always_inline)) void ukr_body(const int mr, const i
     if (mr > 5) ukr_store(nv, c + 5 * ldc, c50, c51, va, vb, beta0, te, 5);
 }
 
-typedef void (*ukr_fn)(int, const float *, const float *, long, const long *, float *, long, float, float,
-                       const tile_ep *);
+typedef void (*ukr_fn)(int, const float *, const float *, long, float *, long, float, float, const tile_ep *);
 
 #define UKR_INSTANCE(m, nv)                                                                    \
-    static void ukr_##m##x##nv(int kc, const float *a, const float *b, long rsb, const long *boff, float *c, \
-                               long ldc, float alpha, float beta, const tile_ep *te) {         \
-        ukr_body(m, nv, 0, kc, a, b, rsb, boff, c, ldc, alpha, beta, te);                      \
-    }                                                                                          \
-    static void ukro_##m##x##nv(int kc, const float *a, const float *b, long rsb, const long *boff, float *c, \
-                                long ldc, float alpha, float beta, const tile_ep *te) {        \
-        ukr_body(m, nv, 1, kc, a, b, rsb, boff, c, ldc, alpha, beta, te);                      \
+    static void ukr_##m##x##nv(int kc, const float *a, const float *b, long rsb, float *c, long ldc, \
+                               float alpha, float beta, const tile_ep *te) {                   \
+        ukr_body(m, nv, kc, a, b, rsb, c, ldc, alpha, beta, te);                               \
     }
 UKR_INSTANCE(1, 1)
 UKR_INSTANCE(2, 1)
@@ -139,23 +130,20 @@ UKR_INSTANCE(4, 2)
 UKR_INSTANCE(5, 2)
 UKR_INSTANCE(6, 2)
 
-/* [offsets][nv - 1][mr - 1] */
-static const ukr_fn ukr_table[2][2][MR] = {
-    {{ukr_1x1, ukr_2x1, ukr_3x1, ukr_4x1, ukr_5x1, ukr_6x1}, {ukr_1x2, ukr_2x2, ukr_3x2, ukr_4x2, ukr_5x2, ukr_6x2}},
-    {{ukro_1x1, ukro_2x1, ukro_3x1, ukro_4x1, ukro_5x1, ukro_6x1},
-     {ukro_1x2, ukro_2x2, ukro_3x2, ukro_4x2, ukro_5x2, ukro_6x2}}};
+/* [nv - 1][mr - 1] */
+static const ukr_fn ukr_table[2][MR] = {{ukr_1x1, ukr_2x1, ukr_3x1, ukr_4x1, ukr_5x1, ukr_6x1},
+                                        {ukr_1x2, ukr_2x2, ukr_3x2, ukr_4x2, ukr_5x2, ukr_6x2}};
 
 /* Any tile up to 6x16: the narrowest kernel that covers it; columns that are not a whole
- * vector go through a scratch copy of C (b is a zero-padded packed strip there, never read
- * through offsets: boff applies to whole-vector tiles only). */
-static void ukr_tile(int mr, int nr, int kc, const float *a, const float *b, long rsb, const long *boff, float *c,
-                     long ldc, float alpha, float beta, const tile_ep *te) {
+ * vector go through a scratch copy of C (b is a zero-padded packed strip there). */
+static void ukr_tile(int mr, int nr, int kc, const float *a, const float *b, long rsb, float *c, long ldc,
+                     float alpha, float beta, const tile_ep *te) {
     int nv = nr > 8 ? 2 : 1;
+    ukr_fn f = ukr_table[nv - 1][mr - 1];
     if (nr == 8 * nv) {
-        ukr_table[boff != NULL][nv - 1][mr - 1](kc, a, b, rsb, boff, c, ldc, alpha, beta, te);
+        f(kc, a, b, rsb, c, ldc, alpha, beta, te);
         return;
     }
-    ukr_fn f = ukr_table[0][nv - 1][mr - 1];
     float bc[NR] = {0};
     tile_ep tp;
     if (te && te->bc) { /* the kernel reads whole vectors of column bias */
@@ -169,31 +157,11 @@ static void ukr_tile(int mr, int nr, int kc, const float *a, const float *b, lon
         memset(t, 0, sizeof t);
         for (int i = 0; i < mr; i++) memcpy(t + i * NR, c + i * ldc, (size_t)nr * sizeof *t);
     }
-    f(kc, a, b, rsb, NULL, t, NR, alpha, beta, te);
+    f(kc, a, b, rsb, t, NR, alpha, beta, te);
     for (int i = 0; i < mr; i++) memcpy(c + i * ldc, t + i * NR, (size_t)nr * sizeof *t);
 }
 
 /* ---- packing ---- */
-
-/* In-register 8x8 transpose: r[i][j] -> r[j][i]. */
-static inline void transpose8(__m256 r[8]) {
-    __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
-    __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
-    __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
-    __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
-    __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE);
-    __m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE);
-    __m256 s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xEE);
-    __m256 s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xEE);
-    r[0] = _mm256_permute2f128_ps(s0, s4, 0x20);
-    r[1] = _mm256_permute2f128_ps(s1, s5, 0x20);
-    r[2] = _mm256_permute2f128_ps(s2, s6, 0x20);
-    r[3] = _mm256_permute2f128_ps(s3, s7, 0x20);
-    r[4] = _mm256_permute2f128_ps(s0, s4, 0x31);
-    r[5] = _mm256_permute2f128_ps(s1, s5, 0x31);
-    r[6] = _mm256_permute2f128_ps(s2, s6, 0x31);
-    r[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
-}
 
 /* op(A)[i0 : i0+mc, k0 : k0+kc] -> ap as ceil(mc/6) panels of kc x 6 (a[k*6 + i]), zero-padded.
  * May write A_SLACK floats past the last panel. */
@@ -218,7 +186,7 @@ static void pack_a(int transA, const float *A, long lda, int i0, int mc, int k0,
                 __m256 r[8];
                 for (int i = 0; i < MR; i++) r[i] = _mm256_loadu_ps(row[i] + k);
                 r[6] = r[7] = _mm256_setzero_ps();
-                transpose8(r);
+                shr_transpose8_avx2(r);
                 for (int t = 0; t < 8; t++) _mm256_storeu_ps(ap + (k + t) * MR, r[t]);
             }
         }
@@ -229,18 +197,8 @@ static void pack_a(int transA, const float *A, long lda, int i0, int mc, int k0,
     }
 }
 
-/* One NR-wide strip of op(B)[k0 : k0+kc, j0 : j0+nr] -> bp[k*16 + j], zero-padded to 16 columns.
- * boff (implicit GEMM, not transposed): row k of B starts at B + boff[k]. */
-static void pack_b_strip(int transB, const float *B, long ldb, const long *boff, int k0, int kc, int j0, int nr,
-                         float *bp) {
-    if (boff) {
-        for (int k = 0; k < kc; k++) {
-            const float *src = B + boff[k0 + k] + j0;
-            for (int j = 0; j < nr; j++) bp[k * NR + j] = src[j];
-            for (int j = nr; j < NR; j++) bp[k * NR + j] = 0.0f;
-        }
-        return;
-    }
+/* One NR-wide strip of op(B)[k0 : k0+kc, j0 : j0+nr] -> bp[k*16 + j], zero-padded to 16 columns. */
+static void pack_b_strip(int transB, const float *B, long ldb, int k0, int kc, int j0, int nr, float *bp) {
     if (!transB) {
         const float *src = B + (long)k0 * ldb + j0;
         if (nr == NR) {
@@ -264,7 +222,7 @@ static void pack_b_strip(int transB, const float *B, long ldb, const long *boff,
                 const float *src = B + (long)(j0 + 8 * h) * ldb + k0 + k;
                 __m256 r[8];
                 for (int j = 0; j < 8; j++) r[j] = _mm256_loadu_ps(src + j * ldb);
-                transpose8(r);
+                shr_transpose8_avx2(r);
                 for (int t = 0; t < 8; t++) _mm256_store_ps(bp + (k + t) * NR + 8 * h, r[t]);
             }
         }
@@ -327,7 +285,6 @@ typedef struct gemm_args {
     int transA, transB, M, N, K;
     float alpha, beta;
     const float *A, *B;
-    const long *boff; /* implicit GEMM: row k of B at B + boff[k]; NULL: B + k * ldb */
     long lda, ldb, ldc;
     float *C;
     const shr_gemm_epilogue *ep;
@@ -351,7 +308,7 @@ static void gemm_blocked(const gemm_args *g, int kcb, int mcap, int ncap, int di
             for (int jr = 0; jr < nc; jr += NR) {
                 int nr = nc - jr < NR ? nc - jr : NR;
                 if (!direct_b || nr < NR)
-                    pack_b_strip(g->transB, g->B, g->ldb, g->boff, pc, kc, jc + jr, nr, strip(bp, direct_b, jr, kc));
+                    pack_b_strip(g->transB, g->B, g->ldb, pc, kc, jc + jr, nr, strip(bp, direct_b, jr, kc));
             }
             for (int ic = 0; ic < g->M; ic += mcap) {
                 int mc = g->M - ic < mcap ? g->M - ic : mcap;
@@ -359,11 +316,9 @@ static void gemm_blocked(const gemm_args *g, int kcb, int mcap, int ncap, int di
                 for (int jr = 0; jr < nc; jr += NR) {
                     int nr = nc - jr < NR ? nc - jr : NR;
                     const float *b = strip(bp, direct_b, jr, kc);
-                    const long *boff = NULL;
                     long rsb = NR;
                     if (direct_b && nr == NR) {
-                        b = g->B + (g->boff ? 0 : (long)pc * g->ldb) + jc + jr;
-                        boff = g->boff ? g->boff + pc : NULL;
+                        b = g->B + (long)pc * g->ldb + jc + jr;
                         rsb = g->ldb;
                     }
                     for (int ir = 0; ir < mc; ir += MR) {
@@ -379,12 +334,10 @@ static void gemm_blocked(const gemm_args *g, int kcb, int mcap, int ncap, int di
                             te.hi = g->ep->hi;
                             tep = &te;
                         }
-                        if (mr == MR && nr == NR && !boff)
-                            ukr_6x2(kc, a, b, rsb, NULL, c, g->ldc, g->alpha, beta, tep);
-                        else if (mr == MR && nr == NR)
-                            ukro_6x2(kc, a, b, rsb, boff, c, g->ldc, g->alpha, beta, tep);
+                        if (mr == MR && nr == NR)
+                            ukr_6x2(kc, a, b, rsb, c, g->ldc, g->alpha, beta, tep);
                         else
-                            ukr_tile(mr, nr, kc, a, b, rsb, boff, c, g->ldc, g->alpha, beta, tep);
+                            ukr_tile(mr, nr, kc, a, b, rsb, c, g->ldc, g->alpha, beta, tep);
                     }
                 }
             }
@@ -415,27 +368,6 @@ void shr_gemm_f32_avx2(int transA, int transB, int M, int N, int K, float alpha,
     shr_gemm_f32_ex_avx2(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, NULL);
 }
 
-/* The blocked loops with this thread's cached buffers (or one micro-panel of each on the
- * stack when out of memory: A repacked per strip, slower, same arithmetic). */
-static void gemm_run(const gemm_args *g, int direct_b) {
-    /* Equal K blocks, from K alone: the summation order must not depend on M or N. */
-    int nkb = (g->K + KC - 1) / KC;
-    int kcb = (g->K + nkb - 1) / nkb;
-    int mcap = round_up(g->M < MC ? g->M : MC, MR);
-    int ncap = direct_b ? round_up(g->N, NR) : round_up(g->N < NC ? g->N : NC, NR);
-    size_t a_n = (size_t)mcap * kcb + A_SLACK;
-    a_n = (a_n + 15) & ~(size_t)15; /* keep B strips 64-byte aligned */
-    size_t b_n = (size_t)kcb * (direct_b ? NR : ncap);
-    float *buf = cache_get(a_n + b_n);
-    if (buf) {
-        gemm_blocked(g, kcb, mcap, ncap, direct_b, buf, buf + a_n);
-        return;
-    }
-    _Alignas(64) float ap[MR * KC + A_SLACK];
-    _Alignas(64) float bp[KC * NR];
-    gemm_blocked(g, kcb, MR, NR, 0, ap, bp);
-}
-
 void shr_gemm_f32_ex_avx2(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
                           const float *B, int ldb, float beta, float *C, int ldc, const shr_gemm_epilogue *ep) {
     if (M <= 0 || N <= 0) return;
@@ -443,17 +375,24 @@ void shr_gemm_f32_ex_avx2(int transA, int transB, int M, int N, int K, float alp
         scale_c(M, N, beta, C, ldc, ep);
         return;
     }
-    gemm_args g = {transA, transB, M, N, K, alpha, beta, A, B, NULL, lda, ldb, ldc, C, ep};
-    gemm_run(&g, !shr_gemm_avx2_packs_b(transB, M, K, ldb));
-}
-
-void shr_gemm_f32_rows_avx2(int M, int N, int K, const float *A, int lda, const float *B, const long *boff, float *C,
-                            int ldc, const shr_gemm_epilogue *ep) {
-    if (M <= 0 || N <= 0) return;
-    if (K <= 0) {
-        scale_c(M, N, 0.0f, C, ldc, ep);
+    gemm_args g = {transA, transB, M, N, K, alpha, beta, A, B, lda, ldb, ldc, C, ep};
+    /* Equal K blocks, from K alone: the summation order must not depend on M or N. */
+    int nkb = (K + KC - 1) / KC;
+    int kcb = (K + nkb - 1) / nkb;
+    int direct_b = !shr_gemm_avx2_packs_b(transB, M, K, ldb);
+    int mcap = round_up(M < MC ? M : MC, MR);
+    int ncap = direct_b ? round_up(N, NR) : round_up(N < NC ? N : NC, NR);
+    size_t a_n = (size_t)mcap * kcb + A_SLACK;
+    a_n = (a_n + 15) & ~(size_t)15; /* keep B strips 64-byte aligned */
+    size_t b_n = (size_t)kcb * (direct_b ? NR : ncap);
+    float *buf = cache_get(a_n + b_n);
+    if (buf) {
+        gemm_blocked(&g, kcb, mcap, ncap, direct_b, buf, buf + a_n);
         return;
     }
-    gemm_args g = {0, 0, M, N, K, 1.0f, 0.0f, A, B, boff, lda, 0, ldc, C, ep};
-    gemm_run(&g, 1); /* B is read in place through the offsets (partial strips packed) */
+    /* Out of memory: one micro-panel of each on the stack (A is repacked per strip: slower,
+     * same arithmetic). */
+    _Alignas(64) float ap[MR * KC + A_SLACK];
+    _Alignas(64) float bp[KC * NR];
+    gemm_blocked(&g, kcb, MR, NR, 0, ap, bp);
 }

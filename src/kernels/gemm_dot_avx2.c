@@ -16,6 +16,7 @@
 #include <immintrin.h>
 
 #include "kernels/kernels.h"
+#include "kernels/simd_avx2.h"
 
 /* The horizontal sums of four accumulators at once (lane i = sum of v_i). Each sum's order
  * depends only on its own accumulator, so a missing row can be a zero vector. */
@@ -115,25 +116,10 @@ static inline __attribute__((always_inline)) void dot_block(const int MB, const 
 void shr_gemm_f32_pack8_avx2(int K, const float *B, int ldb, float *Bt) {
     int k = 0;
     for (; k + 8 <= K; k += 8) {
-        __m256 r[8], t[8];
+        __m256 r[8];
         for (int j = 0; j < 8; j++) r[j] = _mm256_loadu_ps(B + (long)j * ldb + k);
-        for (int j = 0; j < 8; j += 2) {
-            t[j] = _mm256_unpacklo_ps(r[j], r[j + 1]);
-            t[j + 1] = _mm256_unpackhi_ps(r[j], r[j + 1]);
-        }
-        for (int j = 0; j < 8; j += 4)
-            for (int h = 0; h < 2; h++) {
-                r[j + h] = _mm256_shuffle_ps(t[j + h], t[j + h + 2], 0x44);
-                r[j + h + 2] = _mm256_shuffle_ps(t[j + h], t[j + h + 2], 0xEE);
-            }
-        /* r[0..3] hold columns k+{0,2,1,3} of rows 0-3 (low half: k..k+3, high: k+4..k+7),
-         * r[4..7] the same of rows 4-7. */
-        static const int order[4] = {0, 2, 1, 3};
-        for (int c = 0; c < 4; c++) {
-            __m256 lo = r[order[c]], hi = r[4 + order[c]];
-            _mm256_store_ps(Bt + (long)(k + c) * 8, _mm256_permute2f128_ps(lo, hi, 0x20));
-            _mm256_store_ps(Bt + (long)(k + c + 4) * 8, _mm256_permute2f128_ps(lo, hi, 0x31));
-        }
+        shr_transpose8_avx2(r); /* r[t] = column k + t of the eight rows */
+        for (int t = 0; t < 8; t++) _mm256_store_ps(Bt + (long)(k + t) * 8, r[t]);
     }
     for (; k < K; k++)
         for (int j = 0; j < 8; j++) Bt[(long)k * 8 + j] = B[(long)j * ldb + k];

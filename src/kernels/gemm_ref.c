@@ -28,20 +28,3 @@ void shr_gemm_f32_ref(int transA, int transB, int M, int N, int K, float alpha, 
                       const float *B, int ldb, float beta, float *C, int ldc) {
     shr_gemm_f32_ex_ref(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, NULL);
 }
-
-void shr_gemm_f32_rows_ref(int M, int N, int K, const float *A, int lda, const float *B, const long *boff, float *C,
-                           int ldc, const shr_gemm_epilogue *ep) {
-    for (int i = 0; i < M; i++) {
-        for (int j = 0; j < N; j++) {
-            float acc = 0.0f;
-            for (int k = 0; k < K; k++) acc += A[(long)i * lda + k] * B[boff[k] + j];
-            float v = acc;
-            if (ep) {
-                if (ep->bias) v += ep->bias[ep->bias_per_row ? i : j];
-                v = v < ep->lo ? ep->lo : v;
-                v = v > ep->hi ? ep->hi : v;
-            }
-            C[(long)i * ldc + j] = v;
-        }
-    }
-}

@@ -38,17 +38,22 @@ void shr_gemm_f32_ex_ref(int transA, int transB, int M, int N, int K, float alph
 void shr_gemm_f32_ex_avx2(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
                           const float *B, int ldb, float beta, float *C, int ldc, const shr_gemm_epilogue *ep);
 
-/* Implicit GEMM: C[M,N] = A[M,K] * B then the epilogue (alpha 1, beta 0), where row k of B
- * is the N floats at B + boff[k] (boff[k] >= 0) rather than B + k * ldb. A stride-1
- * convolution over zero-padded input planes is this with boff[k] = the offset of tap k
- * (channel, kh, kw) — no im2col matrix. Same FMA sequence per element as shr_gemm_f32_ex on
- * the materialized B (bit-identical), threads over column bands. */
-void shr_gemm_f32_rows(int M, int N, int K, const float *A, int lda, const float *B, const long *boff, float *C,
-                       int ldc, const shr_gemm_epilogue *ep);
-void shr_gemm_f32_rows_ref(int M, int N, int K, const float *A, int lda, const float *B, const long *boff, float *C,
-                           int ldc, const shr_gemm_epilogue *ep);
-void shr_gemm_f32_rows_avx2(int M, int N, int K, const float *A, int lda, const float *B, const long *boff,
-                            float *C, int ldc, const shr_gemm_epilogue *ep);
+/* Implicit convolution with the output channels in the vector lanes (convt*.c):
+ *   y[o * ldy + p] = clamp(bias[o] + sum_k w[o][k] * x[pix[p] + boff[k]], lo, hi)
+ * for o < OC and output pixels p0 <= p < p1 (shr_convt_f32: all P, threads over pixels).
+ * x: the zero-padded (phase) input planes; pix[p]: offset of output pixel p's window; boff[k]:
+ * offset of tap k (channel, kh, kw). wp: the weights w (OC x K, row stride ldw) packed by
+ * shr_convt_pack_f32 (shr_convt_packed_floats(OC, K) floats, 32-byte aligned). Each element
+ * is one FMA chain over k ascending (fmaf in the reference): bit-identical everywhere.
+ * bias may be NULL; NaN passes the clamp. */
+size_t shr_convt_packed_floats(int OC, int K);
+void shr_convt_pack_f32(int OC, int K, const float *w, long ldw, float *wp);
+void shr_convt_f32(int OC, int P, int K, const float *wp, const float *x, const int *pix, const long *boff,
+                   const float *bias, float lo, float hi, float *y, long ldy);
+void shr_convt_f32_ref(int OC, int p0, int p1, int K, const float *wp, const float *x, const int *pix,
+                       const long *boff, const float *bias, float lo, float hi, float *y, long ldy);
+void shr_convt_f32_avx2(int OC, int p0, int p1, int K, const float *wp, const float *x, const int *pix,
+                        const long *boff, const float *bias, float lo, float hi, float *y, long ldy);
 
 /* Narrow outputs in the Linear layout (no transposes of C): C = alpha * A[M,K] B[N,K]^T then
  * the epilogue (beta 0); shr_gemm_f32_ex uses it for small N. Bt (or NULL): the first 8 rows

@@ -233,9 +233,9 @@ static void test_conv_random(void) {
     }
 }
 
-/* Output rows at least 8 wide with equal strides run the forward as an implicit GEMM over
- * padded (phase) planes: strides 1-3, dilation, asymmetric padding, groups, first layers
- * (one channel), against the naive loops; small ones with their gradients too. */
+/* Equal strides run the forward as an implicit convolution over padded (phase) planes
+ * (shr_convt_f32): strides 1-3, dilation, asymmetric padding, groups, first layers (one
+ * channel), 1x1 stride 2, against the naive loops; small ones with their gradients too. */
 static void test_conv_implicit(void) {
     shr_rng r;
     shr_rng_seed(&r, 61);
@@ -245,7 +245,9 @@ static void test_conv_implicit(void) {
         {1, 2, 10, 12, 3, 3, 3, 2, 2, {1, 1, 1, 1}, 1, 1, 1, 1},  /* stride 2: four phase planes */
         {1, 2, 9, 27, 2, 3, 3, 3, 3, {0, 2, 1, 0}, 1, 1, 1, 1},   /* stride 3, asymmetric pads */
         {1, 4, 8, 11, 4, 3, 2, 1, 1, {2, 0, 0, 2}, 2, 3, 2, 1},   /* dilation 2x3, groups 2 */
-        {1, 2, 12, 20, 2, 2, 3, 2, 2, {0, 0, 0, 0}, 2, 2, 1, 0},  /* stride 2 + dilation 2 */
+        {1, 2, 12, 20, 2, 2, 3, 2, 2, {0, 0, 0, 0}, 2, 2, 1, 0},  /* stride 2 + dilation 2: even phases only */
+        {2, 3, 14, 14, 5, 1, 1, 2, 2, {0, 0, 0, 0}, 1, 1, 1, 1},  /* 1x1 stride 2 (projection): one phase */
+        {1, 20, 7, 7, 18, 3, 3, 1, 1, {1, 1, 1, 1}, 1, 1, 1, 1},  /* 7x7 plane, channels past one strip */
     };
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) conv_case(&r, &fixed[i], 1);
     conv_case(&r, &(conv_spec){3, 1, 28, 28, 6, 5, 5, 1, 1, {2, 2, 2, 2}, 1, 1, 1, 1}, 0);   /* lenet5 conv1 */

@@ -1,16 +1,17 @@
 /* 2-D convolution (cross-correlation, like PyTorch / ONNX Conv).
  *   x (N, C, H, W), W (OC, C/G, KH, KW), optional b (OC) -> y (N, OC, OH, OW)
  *   OH = (H + PT + PB - DH*(KH-1) - 1) / SH + 1   (same for OW)
- * General path: per group, im2col (or x itself for 1x1/stride 1/no pad) then one GEMM
+ * Forward with equal strides S (not 1x1 stride 1 unpadded, not depthwise): an implicit
+ * convolution (kernels/convt*.c). The input planes are copied once with their zero padding,
+ * split into S x S phase planes (rows h = S*hq + ph, columns w = S*wq + pw; Hq x Wq each, one
+ * plane per channel when S = 1), and tap (c, kh, kw) of output pixel (oh, ow) is phase plane
+ * (c, kh*DH % S, kw*DW % S) at (oh + kh*DH / S) * Wq + ow + kw*DW / S: a fixed offset per tap
+ * plus one per pixel, read in place — no im2col matrix (K times the output plane), 16 output
+ * channels in the vector lanes (no partial tiles for 16/32/64 channels).
+ * Otherwise (and for every backward pass), per group, im2col (or x itself for 1x1/stride 1/no
+ * pad) then one GEMM
  *   y_g (OC/G, nb*OH*OW) = W_g (OC/G, C/G*KH*KW) * col (C/G*KH*KW, nb*OH*OW),
  * where small planes put nb images side by side so the GEMM stays wide.
- * Implicit forward (equal strides S, output rows at least 8 wide): the input planes are copied
- * once with their zero padding, split into S x S phase planes (rows h = S*hq + ph, columns
- * w = S*wq + pw; Hq x Wq each, one plane per channel when S = 1). Tap (c, kh, kw) then reads
- * phase plane (c, kh*DH % S, kw*DW % S) from offset (kh*DH / S) * Wq + kw*DW / S at every
- * output position oh * Wq + ow: row k of the column matrix is that plane at a fixed offset
- * (shr_gemm_f32_rows), over an output grid OH x Wq whose last Wq - OW columns are discarded.
- * No im2col matrix (K times the output plane) is written. The backward pass keeps it.
  * Depthwise path (G == C == OC): the direct plane kernel (kernels/depthwise*.c).
  *
  * Threading: images are split into `parts` contiguous static chunks, one OpenMP
@@ -31,7 +32,7 @@ typedef struct conv_cfg {
     int K, P;       /* Cg*KH*KW (GEMM depth), OH*OW (output plane) */
     int PB, PR;     /* bottom / right padding */
     int direct_col; /* 1x1, stride 1, no padding: x's group slice is the column matrix */
-    int implicit;   /* forward as an implicit GEMM over padded planes (see the top comment) */
+    int implicit;   /* forward as an implicit convolution over padded planes (top comment) */
     int Hq, Wq;     /* implicit: one phase plane of the padded input */
     int depthwise;  /* G == C == OC: one KHxKW filter per channel */
 } conv_cfg;
@@ -42,6 +43,8 @@ typedef struct conv_state {
     size_t col_cap;
     float *part;
     size_t part_cap;
+    float *wpk; /* implicit forward: the weights packed per group */
+    size_t wpk_cap;
 } conv_state;
 
 static void conv_free_state(void *p) {
@@ -49,6 +52,7 @@ static void conv_free_state(void *p) {
     if (!s) return;
     shr_free(s->col);
     shr_free(s->part);
+    shr_free(s->wpk);
     free(s);
 }
 
@@ -131,10 +135,7 @@ static shr_status conv_config(const shr_node *n, int xnd, const int64_t *xs, int
     c->PR = a->pad[3];
     c->Hq = (c->H + c->PT + c->PB + SH - 1) / SH;
     c->Wq = (c->W + c->PL + c->PR + SW - 1) / SW;
-    /* Worth it when the discarded columns (Wq - OW of each Wq) stay under a fifth. */
-    c->implicit = !c->direct_col && !c->depthwise && SH == SW && SH <= 4 && c->OW >= 8 &&
-                  5 * (c->Wq - c->OW) <= c->Wq && shr_fits_int(c->Cg * SH * SH, c->Hq, c->Wq) &&
-                  shr_fits_int(c->OCg, c->OH, c->Wq);
+    c->implicit = !c->direct_col && !c->depthwise && SH == SW && SH <= 4 && shr_fits_int(c->Cg * SH * SH, c->Hq, c->Wq);
     return SHR_OK;
 }
 
@@ -189,6 +190,7 @@ static void conv_put_state(conv_state *st, conv_state *local) {
     if (st == local) {
         shr_free(local->col);
         shr_free(local->part);
+        shr_free(local->wpk);
     }
 }
 
@@ -310,12 +312,8 @@ static void conv_bwd_chunk(const conv_cfg *c, const shr_conv_geom *geo, const fl
 
 /* ---- implicit forward ---- */
 
-/* Per-part scratch: the phase planes of one group (+ the (KW-1)*DW / S floats the last tap
- * row reads past them) and the (OC/G, OH*Wq) output grid. */
-static size_t impl_plane_floats(const conv_cfg *c) {
-    return (size_t)c->Cg * c->SH * c->SH * c->Hq * c->Wq + (size_t)(c->KW - 1) * c->DW + 16;
-}
-static size_t impl_floats(const conv_cfg *c) { return impl_plane_floats(c) + (size_t)c->OCg * c->OH * c->Wq; }
+/* Per-part scratch: the phase planes of one group (every read stays inside them). */
+static size_t impl_plane_floats(const conv_cfg *c) { return (size_t)c->Cg * c->SH * c->SH * c->Hq * c->Wq; }
 
 /* n floats: short rows (a plane row is 7-56 floats) inline rather than a libc call each
  * (~15% of a ResNet forward went to memcpy / memset calls); fixed-size memcpy compiles to
@@ -346,55 +344,53 @@ static void impl_offsets(const conv_cfg *c, long *boff) {
 static void impl_pad(const conv_cfg *c, const float *x, float *xp) {
     const int S = c->SH;
     const size_t plane = (size_t)c->Hq * c->Wq;
+    unsigned used_h = 0, used_w = 0; /* the row / column phases some tap reads */
+    for (int kh = 0; kh < c->KH; kh++) used_h |= 1u << (kh * c->DH % S);
+    for (int kw = 0; kw < c->KW; kw++) used_w |= 1u << (kw * c->DW % S);
+    int q0[4], q1[4]; /* per column phase pw: the columns wq with 0 <= wq*S + pw - PL < W */
+    for (int pw = 0; pw < S; pw++) {
+        q0[pw] = c->PL > pw ? (c->PL - pw + S - 1) / S : 0;
+        q1[pw] = (c->W + c->PL - pw + S - 1) / S;
+        q1[pw] = q1[pw] < c->Wq ? q1[pw] : c->Wq;
+    }
     for (int ch = 0; ch < c->Cg; ch++) {
         const float *src = x + (size_t)ch * c->H * c->W;
         for (int ph = 0; ph < S; ph++)
             for (int pw = 0; pw < S; pw++) {
-                float *dst = xp + (((size_t)ch * S + ph) * S + pw) * plane;
-                for (int hq = 0; hq < c->Hq; hq++) {
-                    float *row = dst + (size_t)hq * c->Wq;
-                    int h = hq * S + ph - c->PT;
+                if (!(used_h >> ph & 1) || !(used_w >> pw & 1)) continue; /* no tap reads it (1x1, stride 2) */
+                float *row = xp + (((size_t)ch * S + ph) * S + pw) * plane;
+                for (int hq = 0, h = ph - c->PT; hq < c->Hq; hq++, h += S, row += c->Wq) {
                     if (h < 0 || h >= c->H) {
                         zero_row(row, c->Wq);
                         continue;
                     }
-                    const float *sr = src + (size_t)h * c->W;
-                    if (S == 1) { /* the common case: one plane, a row copy between the pads */
-                        zero_row(row, c->PL);
-                        copy_row(row + c->PL, sr, c->W);
-                        zero_row(row + c->PL + c->W, c->Wq - c->PL - c->W);
-                        continue;
-                    }
-                    /* columns wq with 0 <= wq*S + pw - PL < W: [q0, q1) */
-                    int q0 = c->PL > pw ? (c->PL - pw + S - 1) / S : 0;
-                    int q1 = (c->W + c->PL - pw + S - 1) / S;
-                    q1 = q1 < c->Wq ? q1 : c->Wq;
-                    zero_row(row, q0);
-                    const float *sp = sr + (q0 * S + pw - c->PL);
-                    for (int wq = q0; wq < q1; wq++, sp += S) row[wq] = *sp;
-                    zero_row(row + q1, c->Wq - q1);
+                    const float *sp = src + (size_t)h * c->W + (q0[pw] * S + pw - c->PL);
+                    zero_row(row, q0[pw]);
+                    if (S == 1) copy_row(row + q0[pw], sp, q1[pw] - q0[pw]);
+                    else
+                        for (int wq = q0[pw]; wq < q1[pw]; wq++, sp += S) row[wq] = *sp;
+                    zero_row(row + q1[pw], c->Wq - q1[pw]);
                 }
             }
     }
-    size_t used = (size_t)c->Cg * S * S * plane;
-    zero_row(xp + used, (int)(impl_plane_floats(c) - used));
 }
 
-/* Images [n0, n1): y = clamp(W * implicit columns + b, lo, hi), one image and group at a time. */
-static void conv_fwd_implicit(const conv_cfg *c, const long *boff, const float *x, const float *w, const float *b,
-                              float lo, float hi, float *y, int n0, int n1, float *scr) {
-    size_t xs = (size_t)c->C * c->H * c->W, ys = (size_t)c->OC * c->P;
-    float *xp = scr, *grid = scr + impl_plane_floats(c);
-    const int NP = c->OH * c->Wq;
+/* Offsets of the output pixels' windows in a phase plane: p = oh * OW + ow -> oh * Wq + ow. */
+static void impl_pixels(const conv_cfg *c, int *pix) {
+    for (int oh = 0, p = 0; oh < c->OH; oh++)
+        for (int ow = 0; ow < c->OW; ow++) pix[p++] = oh * c->Wq + ow;
+}
+
+/* Images [n0, n1): y = clamp(W * implicit columns + b, lo, hi), one image and group at a
+ * time (wpk: the packed weights of every group). */
+static void conv_fwd_implicit(const conv_cfg *c, const float *wpk, const int *pix, const long *boff, const float *x,
+                              const float *b, float lo, float hi, float *y, int n0, int n1, float *xp) {
+    size_t xs = (size_t)c->C * c->H * c->W, ys = (size_t)c->OC * c->P, wg = shr_convt_packed_floats(c->OCg, c->K);
     for (int i = n0; i < n1; i++)
         for (int g = 0; g < c->G; g++) {
             impl_pad(c, x + i * xs + (size_t)g * c->Cg * c->H * c->W, xp);
-            shr_gemm_epilogue ep = {b ? b + g * c->OCg : NULL, 1, lo, hi};
-            shr_gemm_f32_rows(c->OCg, NP, c->K, w + (size_t)g * c->OCg * c->K, c->K, xp, boff, grid, NP, &ep);
-            float *yg = y + i * ys + (size_t)g * c->OCg * c->P;
-            for (int o = 0; o < c->OCg; o++)
-                for (int oh = 0; oh < c->OH; oh++)
-                    copy_row(yg + ((size_t)o * c->OH + oh) * c->OW, grid + (size_t)o * NP + (size_t)oh * c->Wq, c->OW);
+            shr_convt_f32(c->OCg, c->P, c->K, wpk + g * wg, xp, pix, boff, b ? b + g * c->OCg : NULL, lo, hi,
+                          y + i * ys + (size_t)g * c->OCg * c->P, c->P);
         }
 }
 
@@ -497,22 +493,29 @@ static shr_status conv_forward(shr_op_io *io) {
     SHR_TRY(conv_get_state(io, &local, &st));
     int parts = conv_parts(N);
     if (c.implicit) {
-        size_t scr = impl_floats(&c);
+        size_t scr = impl_plane_floats(&c), wg = shr_convt_packed_floats(c.OCg, c.K);
         long *boff = malloc((size_t)c.K * sizeof *boff);
-        shr_status s = boff ? shr_scratch_reserve(&st->col, &st->col_cap, scr * (size_t)parts)
-                            : shr_fail(SHR_ERR_NOMEM, "conv2d: out of memory for %d tap offsets", c.K);
+        int *pix = malloc((size_t)c.P * sizeof *pix);
+        shr_status s = boff && pix ? shr_scratch_reserve(&st->col, &st->col_cap, scr * (size_t)parts)
+                                   : shr_fail(SHR_ERR_NOMEM, "conv2d: out of memory for %d tap / %d pixel offsets",
+                                              c.K, c.P);
+        if (s == SHR_OK) s = shr_scratch_reserve(&st->wpk, &st->wpk_cap, wg * (size_t)c.G);
         if (s == SHR_OK) {
             impl_offsets(&c, boff);
+            impl_pixels(&c, pix);
+            for (int g = 0; g < c.G; g++)
+                shr_convt_pack_f32(c.OCg, c.K, w + (size_t)g * c.OCg * c.K, c.K, st->wpk + g * wg);
             if (parts == 1) {
-                conv_fwd_implicit(&c, boff, x, w, b, lo, hi, y, 0, N, st->col);
+                conv_fwd_implicit(&c, st->wpk, pix, boff, x, b, lo, hi, y, 0, N, st->col);
             } else {
 #pragma omp parallel for schedule(static) num_threads(parts)
                 for (int t = 0; t < parts; t++)
-                    conv_fwd_implicit(&c, boff, x, w, b, lo, hi, y, part_begin(N, parts, t),
+                    conv_fwd_implicit(&c, st->wpk, pix, boff, x, b, lo, hi, y, part_begin(N, parts, t),
                                       part_begin(N, parts, t + 1), st->col + (size_t)t * scr);
             }
         }
         free(boff);
+        free(pix);
         conv_put_state(st, &local);
         return s;
     }
