@@ -38,7 +38,9 @@
 #define MR SHR_QG_MR
 #define NR SHR_QG_NR
 
-enum { RQ_FAST, RQ_FIX, RQ_FLT };
+/* RQ_RELU: RQ_FAST where qmin >= zp (a fused ReLU): a < 0 gives r <= 0 with or without the
+ * [a < 0] term, and zp + r <= qmin is clamped to qmin either way, so the term is left out. */
+enum { RQ_FAST, RQ_RELU, RQ_FIX, RQ_FLT };
 
 /* One panel's constants. */
 typedef struct q8pan {
@@ -65,7 +67,7 @@ static void prep_pan(const shr_qgemm_packed *p, const shr_qout *o, int panel, in
     c->mult = ld16(e.mult);
     c->mult_odd = _mm512_srli_epi64(c->mult, 32);
     c->scale = _mm512_loadu_ps(e.scale);
-    if (mode == RQ_FAST) { /* channels past N: e = 1 (their codes are never stored) */
+    if (mode == RQ_FAST || mode == RQ_RELU) { /* channels past N: e = 1 (their codes are never stored) */
         const __m512i one = _mm512_set1_epi64(1), r30 = _mm512_set1_epi64(1LL << 30);
         __m512i sh = _mm512_max_epi32(ld16(e.rshift), _mm512_set1_epi32(1));
         __m512i se = _mm512_and_si512(sh, _mm512_set1_epi64(0xFFFFFFFF)), so = _mm512_srli_epi64(sh, 32);
@@ -90,7 +92,7 @@ static int rq_mode(const shr_qgemm_packed *p, const shr_qout *o) {
     int nc = o->per_channel ? p->N : 1;
     for (int c = 0; c < nc; c++)
         if (o->shift[c] > -1) return RQ_FIX;
-    return RQ_FAST;
+    return o->qmin >= o->zero_point ? RQ_RELU : RQ_FAST;
 }
 
 static void prep(const shr_qgemm_packed *p, const shr_qout *o, int panel, int np, int mode, q8epi *z) {
@@ -114,13 +116,13 @@ static inline int32_t load_u32(const void *p) {
 }
 
 /* r = MBQM(a, m, shift), before the zero point, on 16 channels; a includes the folded bias. */
-static inline __attribute__((always_inline)) __m512i rq_fast(__m512i a, const q8pan *c) {
+static inline __attribute__((always_inline)) __m512i rq_fast(const int relu, __m512i a, const q8pan *c) {
     const __m512i t31 = _mm512_set1_epi64(1LL << 31);
     __m512i pe = _mm512_add_epi64(_mm512_mul_epi32(a, c->mult), c->ce);
-    pe = _mm512_mask_sub_epi64(pe, _mm512_test_epi64_mask(a, _mm512_set1_epi64(0x80000000LL)), pe, t31);
+    if (!relu) pe = _mm512_mask_sub_epi64(pe, _mm512_test_epi64_mask(a, _mm512_set1_epi64(0x80000000LL)), pe, t31);
     __m512i ao = _mm512_srai_epi64(a, 32); /* odd channels, sign-extended */
     __m512i po = _mm512_add_epi64(_mm512_mul_epi32(ao, c->mult_odd), c->co);
-    po = _mm512_mask_sub_epi64(po, _mm512_cmplt_epi64_mask(ao, _mm512_setzero_si512()), po, t31);
+    if (!relu) po = _mm512_mask_sub_epi64(po, _mm512_cmplt_epi64_mask(ao, _mm512_setzero_si512()), po, t31);
     return _mm512_mask_blend_epi32(0xAAAA, _mm512_srav_epi64(pe, c->se), _mm512_srav_epi64(po, c->so));
 }
 
@@ -143,7 +145,7 @@ static inline __attribute__((always_inline)) __m512i rq_fix(__m512i a, const q8p
 }
 
 static inline __attribute__((always_inline)) __m512i rq(const int mode, __m512i a, const q8pan *c, const q8epi *z) {
-    if (mode == RQ_FAST) return rq_fast(a, c);
+    if (mode == RQ_FAST || mode == RQ_RELU) return rq_fast(mode == RQ_RELU, a, c);
     if (mode == RQ_FIX) return rq_fix(a, c);
     return _mm512_cvtps_epi32(_mm512_min_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(a), c->scale), z->fhi));
 }
@@ -343,14 +345,16 @@ typedef void (*band_fn)(const shr_qgemm_packed *p, const shr_qg_xblock *b, const
     }
 BAND(RQ_FAST, 0)
 BAND(RQ_FAST, 1)
+BAND(RQ_RELU, 0)
+BAND(RQ_RELU, 1)
 BAND(RQ_FIX, 0)
 BAND(RQ_FIX, 1)
 BAND(RQ_FLT, 0)
 BAND(RQ_FLT, 1)
 
 static band_fn band_for(const shr_qgemm_packed *p, const shr_qout *o) {
-    static const band_fn k[3][2] = {{band_RQ_FAST_0, band_RQ_FAST_1}, {band_RQ_FIX_0, band_RQ_FIX_1},
-                                    {band_RQ_FLT_0, band_RQ_FLT_1}};
+    static const band_fn k[4][2] = {{band_RQ_FAST_0, band_RQ_FAST_1}, {band_RQ_RELU_0, band_RQ_RELU_1},
+                                    {band_RQ_FIX_0, band_RQ_FIX_1}, {band_RQ_FLT_0, band_RQ_FLT_1}};
     return k[rq_mode(p, o)][shr_qout_is_u8(o->kind)];
 }
 
