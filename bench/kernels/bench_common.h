@@ -65,6 +65,7 @@ void bench_fill_u8(unsigned char *x, size_t n, int lo, int hi, unsigned seed);
 /* Sections (defined in their own files; weak so a section not yet written is skipped). */
 void bench_section_fp32(bench_ctx *c) __attribute__((weak));
 void bench_section_depthwise(bench_ctx *c) __attribute__((weak));
+void bench_section_conv(bench_ctx *c) __attribute__((weak));
 void bench_section_int8(bench_ctx *c) __attribute__((weak));
 void bench_section_sparse(bench_ctx *c) __attribute__((weak));
 void bench_section_int4(bench_ctx *c) __attribute__((weak));

@@ -118,7 +118,8 @@ int main(int argc, char **argv) {
             c.peak_gflops[1], c.peak_gflops[2], c.mem_gbs);
     fprintf(txt, "rate: median of %d interleaved samples (%s clock); %% = of the FMA peak; ratio = other's time / this time\n",
             c.repeats, clock_name);
-    const section sections[] = {{"fp32", bench_section_fp32},   {"depthwise", bench_section_depthwise},
+    const section sections[] = {{"fp32", bench_section_fp32},   {"conv", bench_section_conv},
+                                {"depthwise", bench_section_depthwise},
                                 {"int8", bench_section_int8},   {"sparse", bench_section_sparse},
                                 {"int4", bench_section_int4}};
     for (int t = 0; t < n_threads; t++) {

@@ -1,11 +1,12 @@
-/* Implicit convolution with the output channels in the vector lanes (kernels.h): weight
- * packing, the plain-C reference, and the dispatch that splits the output pixels over
- * threads. Every output element is one FMA chain over k ascending in both kernels, so
+/* Implicit convolution with the output channels in the vector lanes (kernels.h): the input's
+ * zero-padded phase planes and the tap / pixel offsets into them, weight packing, the plain-C
+ * reference, and the dispatch that splits the output pixels over threads. Every output element is one FMA chain over k ascending in both kernels, so
  * results are bit-identical between them and across any split. */
 #ifdef _OPENMP
 #include <omp.h>
 #endif
 #include <math.h>
+#include <string.h>
 
 #include "core/cpu.h"
 #include "kernels/kernels.h"
@@ -14,6 +15,92 @@
 #define TP 6  /* pixels per AVX2 tile: thread bands are cut at multiples of it */
 /* Below this many multiply-adds a second thread costs more than it saves. */
 #define PAR_MIN_WORK 2.0e5
+
+/* ---- the input side: phase planes and offsets ---- */
+
+void shr_convt_dims(const shr_conv_geom *g, int *Hq, int *Wq) {
+    *Hq = g->OH + g->DH * (g->KH - 1) / g->SH; /* the rows and columns some tap reads */
+    *Wq = g->OW + g->DW * (g->KW - 1) / g->SW;
+}
+
+size_t shr_convt_planes_floats(const shr_conv_geom *g) {
+    int Hq, Wq;
+    shr_convt_dims(g, &Hq, &Wq);
+    return (size_t)g->C * g->SH * g->SH * Hq * Wq;
+}
+
+void shr_convt_offsets(const shr_conv_geom *g, long *boff, int *pix) {
+    const int S = g->SH;
+    int Hq, Wq;
+    shr_convt_dims(g, &Hq, &Wq);
+    const long plane = (long)Hq * Wq;
+    int k = 0;
+    for (int ch = 0; ch < g->C; ch++)
+        for (int kh = 0; kh < g->KH; kh++)
+            for (int kw = 0; kw < g->KW; kw++) {
+                int dh = kh * g->DH, dw = kw * g->DW;
+                boff[k++] = (((long)ch * S + dh % S) * S + dw % S) * plane + (long)(dh / S) * Wq + dw / S;
+            }
+    for (int oh = 0, p = 0; oh < g->OH; oh++)
+        for (int ow = 0; ow < g->OW; ow++) pix[p++] = oh * Wq + ow;
+}
+
+/* n floats: plane rows are short (7-56 floats); fixed-size memcpy compiles to vector moves
+ * where a libc call per row would cost more than the copy. */
+static inline void copy_row(float *dst, const float *src, int n) {
+    int i = 0;
+    for (; i + 8 <= n; i += 8) memcpy(dst + i, src + i, 8 * sizeof *dst);
+    for (; i < n; i++) dst[i] = src[i];
+}
+static inline void zero_row(float *dst, int n) {
+    for (int i = 0; i < n; i++) dst[i] = 0.0f;
+}
+
+void shr_convt_planes_f32(const shr_conv_geom *g, const float *x, float *xp) {
+    const int S = g->SH;
+    int Hq, Wq;
+    shr_convt_dims(g, &Hq, &Wq);
+    const size_t plane = (size_t)Hq * Wq;
+    unsigned used_h = 0, used_w = 0; /* the row / column phases some tap reads */
+    for (int kh = 0; kh < g->KH; kh++) used_h |= 1u << (kh * g->DH % S);
+    for (int kw = 0; kw < g->KW; kw++) used_w |= 1u << (kw * g->DW % S);
+    int q0[4], q1[4]; /* per column phase pw: the columns wq with 0 <= wq*S + pw - PL < W */
+    for (int pw = 0; pw < S; pw++) {
+        q0[pw] = g->PL > pw ? (g->PL - pw + S - 1) / S : 0;
+        q0[pw] = q0[pw] < Wq ? q0[pw] : Wq;
+        q1[pw] = (g->W + g->PL - pw + S - 1) / S;
+        q1[pw] = q1[pw] < Wq ? q1[pw] : Wq;
+        q1[pw] = q1[pw] > q0[pw] ? q1[pw] : q0[pw];
+    }
+    for (int ch = 0; ch < g->C; ch++) {
+        const float *src = x + (size_t)ch * g->H * g->W;
+        for (int ph = 0; ph < S; ph++)
+            for (int pw = 0; pw < S; pw++) {
+                if (!(used_h >> ph & 1) || !(used_w >> pw & 1)) continue; /* no tap reads it (1x1, stride 2) */
+                float *row = xp + (((size_t)ch * S + ph) * S + pw) * plane;
+                for (int hq = 0, h = ph - g->PT; hq < Hq; hq++, h += S, row += Wq) {
+                    if (h < 0 || h >= g->H) {
+                        zero_row(row, Wq);
+                        continue;
+                    }
+                    const float *sp = src + (size_t)h * g->W + (q0[pw] * S + pw - g->PL);
+                    zero_row(row, q0[pw]);
+                    if (S == 1) copy_row(row + q0[pw], sp, q1[pw] - q0[pw]);
+                    else
+                        for (int wq = q0[pw]; wq < q1[pw]; wq++, sp += S) row[wq] = *sp;
+                    zero_row(row + q1[pw], Wq - q1[pw]);
+                }
+            }
+    }
+}
+
+/* The tile epilogue (transpose, runs of 6 floats per channel) costs about what 9-32 taps
+ * do: with fewer than 64 taps im2col + GEMM is faster (first layers with K = 9, 1x1 stride-2
+ * projections: 0.6-0.8x of it in bench_kernels --only conv), unless there are at most 8
+ * filters, which leave the GEMM's 6 x 16 tiles mostly empty (lenet5 conv1: 1.2x). */
+int shr_convt_worth(int K, int OC) { return K >= 64 || OC <= 8; }
+
+/* ---- the weights and the kernels ---- */
 
 size_t shr_convt_packed_floats(int OC, int K) { return (size_t)((OC + TC - 1) / TC) * TC * (size_t)K; }
 

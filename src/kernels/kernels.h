@@ -38,23 +38,6 @@ void shr_gemm_f32_ex_ref(int transA, int transB, int M, int N, int K, float alph
 void shr_gemm_f32_ex_avx2(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
                           const float *B, int ldb, float beta, float *C, int ldc, const shr_gemm_epilogue *ep);
 
-/* Implicit convolution with the output channels in the vector lanes (convt*.c):
- *   y[o * ldy + p] = clamp(bias[o] + sum_k w[o][k] * x[pix[p] + boff[k]], lo, hi)
- * for o < OC and output pixels p0 <= p < p1 (shr_convt_f32: all P, threads over pixels).
- * x: the zero-padded (phase) input planes; pix[p]: offset of output pixel p's window; boff[k]:
- * offset of tap k (channel, kh, kw). wp: the weights w (OC x K, row stride ldw) packed by
- * shr_convt_pack_f32 (shr_convt_packed_floats(OC, K) floats, 32-byte aligned). Each element
- * is one FMA chain over k ascending (fmaf in the reference): bit-identical everywhere.
- * bias may be NULL; NaN passes the clamp. */
-size_t shr_convt_packed_floats(int OC, int K);
-void shr_convt_pack_f32(int OC, int K, const float *w, long ldw, float *wp);
-void shr_convt_f32(int OC, int P, int K, const float *wp, const float *x, const int *pix, const long *boff,
-                   const float *bias, float lo, float hi, float *y, long ldy);
-void shr_convt_f32_ref(int OC, int p0, int p1, int K, const float *wp, const float *x, const int *pix,
-                       const long *boff, const float *bias, float lo, float hi, float *y, long ldy);
-void shr_convt_f32_avx2(int OC, int p0, int p1, int K, const float *wp, const float *x, const int *pix,
-                        const long *boff, const float *bias, float lo, float hi, float *y, long ldy);
-
 /* Narrow outputs in the Linear layout (no transposes of C): C = alpha * A[M,K] B[N,K]^T then
  * the epilogue (beta 0); shr_gemm_f32_ex uses it for small N. Bt (or NULL): the first 8 rows
  * of B packed by shr_gemm_f32_pack8_avx2 (K * 8 floats, 32-byte aligned; needs N >= 8), run
@@ -100,5 +83,33 @@ void shr_im2col_f32_avx2(const shr_conv_geom *g, const float *x, float *col, int
 void shr_col2im_f32_avx2(const shr_conv_geom *g, const float *col, int ldcol, float *x);
 void shr_im2col_f32_ref(const shr_conv_geom *g, const float *x, float *col, int ldcol);
 void shr_col2im_f32_ref(const shr_conv_geom *g, const float *col, int ldcol, float *x);
+
+/* Implicit convolution with the output channels in the vector lanes (convt*.c):
+ *   y[o * ldy + p] = clamp(bias[o] + sum_k w[o][k] * x[pix[p] + boff[k]], lo, hi)
+ * for o < OC and output pixels p0 <= p < p1 (shr_convt_f32: all P, threads over pixels).
+ * x: the zero-padded (phase) input planes; pix[p]: offset of output pixel p's window; boff[k]:
+ * offset of tap k (channel, kh, kw). wp: the weights w (OC x K, row stride ldw) packed by
+ * shr_convt_pack_f32 (shr_convt_packed_floats(OC, K) floats, 32-byte aligned). Each element
+ * is one FMA chain over k ascending (fmaf in the reference): bit-identical everywhere.
+ * bias may be NULL; NaN passes the clamp. */
+/* The input side for a geometry g with SH == SW = S <= 4 (g->C = channels of one group):
+ * each channel's zero-padded plane split into S x S phase planes of Hq x Wq
+ * (shr_convt_dims; rows h = S*hq + ph - PT, columns w = S*wq + pw - PL of x; only the phases
+ * some tap reads are written), shr_convt_planes_floats(g) floats; boff (C*KH*KW) and pix
+ * (OH*OW) the matching tap and output-pixel offsets. */
+void shr_convt_dims(const shr_conv_geom *g, int *Hq, int *Wq);
+/* Whether the implicit kernel beats im2col + GEMM for K taps and OC filters (measured). */
+int shr_convt_worth(int K, int OC);
+size_t shr_convt_planes_floats(const shr_conv_geom *g);
+void shr_convt_planes_f32(const shr_conv_geom *g, const float *x, float *xp);
+void shr_convt_offsets(const shr_conv_geom *g, long *boff, int *pix);
+size_t shr_convt_packed_floats(int OC, int K);
+void shr_convt_pack_f32(int OC, int K, const float *w, long ldw, float *wp);
+void shr_convt_f32(int OC, int P, int K, const float *wp, const float *x, const int *pix, const long *boff,
+                   const float *bias, float lo, float hi, float *y, long ldy);
+void shr_convt_f32_ref(int OC, int p0, int p1, int K, const float *wp, const float *x, const int *pix,
+                       const long *boff, const float *bias, float lo, float hi, float *y, long ldy);
+void shr_convt_f32_avx2(int OC, int p0, int p1, int K, const float *wp, const float *x, const int *pix,
+                        const long *boff, const float *bias, float lo, float hi, float *y, long ldy);
 
 #endif

@@ -30,10 +30,8 @@ static const char *const OP = "conv2d";
 typedef struct conv_cfg {
     int C, H, W, OC, KH, KW, SH, SW, PT, PL, DH, DW, G, Cg, OCg, OH, OW;
     int K, P;       /* Cg*KH*KW (GEMM depth), OH*OW (output plane) */
-    int PB, PR;     /* bottom / right padding */
     int direct_col; /* 1x1, stride 1, no padding: x's group slice is the column matrix */
     int implicit;   /* forward as an implicit convolution over padded planes (top comment) */
-    int Hq, Wq;     /* implicit: one phase plane of the padded input */
     int depthwise;  /* G == C == OC: one KHxKW filter per channel */
 } conv_cfg;
 
@@ -131,11 +129,10 @@ static shr_status conv_config(const shr_node *n, int xnd, const int64_t *xs, int
     c->direct_col = c->KH == 1 && c->KW == 1 && SH == 1 && SW == 1 && a->pad[0] == 0 && a->pad[1] == 0 &&
                     a->pad[2] == 0 && a->pad[3] == 0;
     c->depthwise = G == C && G == OC;
-    c->PB = a->pad[2];
-    c->PR = a->pad[3];
-    c->Hq = (c->H + c->PT + c->PB + SH - 1) / SH;
-    c->Wq = (c->W + c->PL + c->PR + SW - 1) / SW;
-    c->implicit = !c->direct_col && !c->depthwise && SH == SW && SH <= 4 && shr_fits_int(c->Cg * SH * SH, c->Hq, c->Wq);
+    /* The phase planes' size (shr_convt_dims) must fit an int. */
+    int64_t Hq = OH + (int64_t)DH * (ws[2] - 1) / SH, Wq = OW + (int64_t)DW * (ws[3] - 1) / SW;
+    c->implicit = !c->direct_col && !c->depthwise && SH == SW && SH <= 4 && shr_fits_int(ws[1] * SH * SH, Hq, Wq) &&
+                  shr_convt_worth((int)K, c->OCg);
     return SHR_OK;
 }
 
@@ -312,83 +309,15 @@ static void conv_bwd_chunk(const conv_cfg *c, const shr_conv_geom *geo, const fl
 
 /* ---- implicit forward ---- */
 
-/* Per-part scratch: the phase planes of one group (every read stays inside them). */
-static size_t impl_plane_floats(const conv_cfg *c) { return (size_t)c->Cg * c->SH * c->SH * c->Hq * c->Wq; }
-
-/* n floats: short rows (a plane row is 7-56 floats) inline rather than a libc call each
- * (~15% of a ResNet forward went to memcpy / memset calls); fixed-size memcpy compiles to
- * vector moves. */
-static inline void copy_row(float *dst, const float *src, int n) {
-    int i = 0;
-    for (; i + 8 <= n; i += 8) memcpy(dst + i, src + i, 8 * sizeof *dst);
-    for (; i < n; i++) dst[i] = src[i];
-}
-static inline void zero_row(float *dst, int n) {
-    for (int i = 0; i < n; i++) dst[i] = 0.0f;
-}
-
-/* Offsets of the K rows of the implicit column matrix in the padded planes. */
-static void impl_offsets(const conv_cfg *c, long *boff) {
-    const int S = c->SH;
-    const long plane = (long)c->Hq * c->Wq;
-    int k = 0;
-    for (int ch = 0; ch < c->Cg; ch++)
-        for (int kh = 0; kh < c->KH; kh++)
-            for (int kw = 0; kw < c->KW; kw++) {
-                int dh = kh * c->DH, dw = kw * c->DW;
-                boff[k++] = (((long)ch * S + dh % S) * S + dw % S) * plane + (long)(dh / S) * c->Wq + dw / S;
-            }
-}
-
-/* Cg planes (H, W) -> their S x S phase planes (Hq, Wq) of the zero-padded plane. */
-static void impl_pad(const conv_cfg *c, const float *x, float *xp) {
-    const int S = c->SH;
-    const size_t plane = (size_t)c->Hq * c->Wq;
-    unsigned used_h = 0, used_w = 0; /* the row / column phases some tap reads */
-    for (int kh = 0; kh < c->KH; kh++) used_h |= 1u << (kh * c->DH % S);
-    for (int kw = 0; kw < c->KW; kw++) used_w |= 1u << (kw * c->DW % S);
-    int q0[4], q1[4]; /* per column phase pw: the columns wq with 0 <= wq*S + pw - PL < W */
-    for (int pw = 0; pw < S; pw++) {
-        q0[pw] = c->PL > pw ? (c->PL - pw + S - 1) / S : 0;
-        q1[pw] = (c->W + c->PL - pw + S - 1) / S;
-        q1[pw] = q1[pw] < c->Wq ? q1[pw] : c->Wq;
-    }
-    for (int ch = 0; ch < c->Cg; ch++) {
-        const float *src = x + (size_t)ch * c->H * c->W;
-        for (int ph = 0; ph < S; ph++)
-            for (int pw = 0; pw < S; pw++) {
-                if (!(used_h >> ph & 1) || !(used_w >> pw & 1)) continue; /* no tap reads it (1x1, stride 2) */
-                float *row = xp + (((size_t)ch * S + ph) * S + pw) * plane;
-                for (int hq = 0, h = ph - c->PT; hq < c->Hq; hq++, h += S, row += c->Wq) {
-                    if (h < 0 || h >= c->H) {
-                        zero_row(row, c->Wq);
-                        continue;
-                    }
-                    const float *sp = src + (size_t)h * c->W + (q0[pw] * S + pw - c->PL);
-                    zero_row(row, q0[pw]);
-                    if (S == 1) copy_row(row + q0[pw], sp, q1[pw] - q0[pw]);
-                    else
-                        for (int wq = q0[pw]; wq < q1[pw]; wq++, sp += S) row[wq] = *sp;
-                    zero_row(row + q1[pw], c->Wq - q1[pw]);
-                }
-            }
-    }
-}
-
-/* Offsets of the output pixels' windows in a phase plane: p = oh * OW + ow -> oh * Wq + ow. */
-static void impl_pixels(const conv_cfg *c, int *pix) {
-    for (int oh = 0, p = 0; oh < c->OH; oh++)
-        for (int ow = 0; ow < c->OW; ow++) pix[p++] = oh * c->Wq + ow;
-}
-
 /* Images [n0, n1): y = clamp(W * implicit columns + b, lo, hi), one image and group at a
- * time (wpk: the packed weights of every group). */
-static void conv_fwd_implicit(const conv_cfg *c, const float *wpk, const int *pix, const long *boff, const float *x,
-                              const float *b, float lo, float hi, float *y, int n0, int n1, float *xp) {
+ * time (wpk: the packed weights of every group; xp: this part's phase planes). */
+static void conv_fwd_implicit(const conv_cfg *c, const shr_conv_geom *geo, const float *wpk, const int *pix,
+                              const long *boff, const float *x, const float *b, float lo, float hi, float *y, int n0,
+                              int n1, float *xp) {
     size_t xs = (size_t)c->C * c->H * c->W, ys = (size_t)c->OC * c->P, wg = shr_convt_packed_floats(c->OCg, c->K);
     for (int i = n0; i < n1; i++)
         for (int g = 0; g < c->G; g++) {
-            impl_pad(c, x + i * xs + (size_t)g * c->Cg * c->H * c->W, xp);
+            shr_convt_planes_f32(geo, x + i * xs + (size_t)g * c->Cg * c->H * c->W, xp);
             shr_convt_f32(c->OCg, c->P, c->K, wpk + g * wg, xp, pix, boff, b ? b + g * c->OCg : NULL, lo, hi,
                           y + i * ys + (size_t)g * c->OCg * c->P, c->P);
         }
@@ -493,7 +422,8 @@ static shr_status conv_forward(shr_op_io *io) {
     SHR_TRY(conv_get_state(io, &local, &st));
     int parts = conv_parts(N);
     if (c.implicit) {
-        size_t scr = impl_plane_floats(&c), wg = shr_convt_packed_floats(c.OCg, c.K);
+        shr_conv_geom geo = conv_geom(&c);
+        size_t scr = shr_convt_planes_floats(&geo), wg = shr_convt_packed_floats(c.OCg, c.K);
         long *boff = malloc((size_t)c.K * sizeof *boff);
         int *pix = malloc((size_t)c.P * sizeof *pix);
         shr_status s = boff && pix ? shr_scratch_reserve(&st->col, &st->col_cap, scr * (size_t)parts)
@@ -501,16 +431,15 @@ static shr_status conv_forward(shr_op_io *io) {
                                               c.K, c.P);
         if (s == SHR_OK) s = shr_scratch_reserve(&st->wpk, &st->wpk_cap, wg * (size_t)c.G);
         if (s == SHR_OK) {
-            impl_offsets(&c, boff);
-            impl_pixels(&c, pix);
+            shr_convt_offsets(&geo, boff, pix);
             for (int g = 0; g < c.G; g++)
                 shr_convt_pack_f32(c.OCg, c.K, w + (size_t)g * c.OCg * c.K, c.K, st->wpk + g * wg);
             if (parts == 1) {
-                conv_fwd_implicit(&c, st->wpk, pix, boff, x, b, lo, hi, y, 0, N, st->col);
+                conv_fwd_implicit(&c, &geo, st->wpk, pix, boff, x, b, lo, hi, y, 0, N, st->col);
             } else {
 #pragma omp parallel for schedule(static) num_threads(parts)
                 for (int t = 0; t < parts; t++)
-                    conv_fwd_implicit(&c, st->wpk, pix, boff, x, b, lo, hi, y, part_begin(N, parts, t),
+                    conv_fwd_implicit(&c, &geo, st->wpk, pix, boff, x, b, lo, hi, y, part_begin(N, parts, t),
                                       part_begin(N, parts, t + 1), st->col + (size_t)t * scr);
             }
         }
