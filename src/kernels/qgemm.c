@@ -284,7 +284,7 @@ static shr_status run_single(shr_qg_band_fn fn, const shr_qgemm_packed *p, int M
                              const shr_qout *o) {
     SHR_TRY(check_run(p, M, X, ldx, o));
     if (M == 0) return SHR_OK;
-    void *scratch = fn == shr_qg_band_avx2 ? scratch_alloc(shr_qg_scratch_bytes(p, M)) : NULL;
+    void *scratch = fn == shr_qg_band_avx2 ? scratch_alloc(shr_qg_scratch_bytes(p)) : NULL;
     if (fn == shr_qg_band_avx2 && !scratch) return shr_fail(SHR_ERR_NOMEM, "qgemm: out of memory");
     shr_qg_bad bad = {-1, 0, 0};
     fn(p, 0, M, 0, p->npanels, X, ldx, o, scratch, &bad);
@@ -342,7 +342,7 @@ shr_status shr_qgemm(const shr_qgemm_packed *p, int M, const void *X, long ldx, 
         int units = by_rows ? row_units : p->npanels;
         int parts = units < nthr ? units : nthr;
         if (parts > 1) {
-            size_t sb = (shr_qg_scratch_bytes(p, M) + 63) / 64 * 64;
+            size_t sb = (shr_qg_scratch_bytes(p) + 63) / 64 * 64;
             void *scratch = fn == shr_qg_band_avx2 ? scratch_alloc(sb * parts) : NULL;
             if (fn == shr_qg_band_avx2 && !scratch) return shr_fail(SHR_ERR_NOMEM, "qgemm: out of memory");
             shr_qg_bad bad[MAX_PARTS];

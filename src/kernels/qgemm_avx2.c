@@ -47,9 +47,8 @@ int shr_qg_block_rows(const shr_qgemm_packed *p) {
     return rows < MR ? MR : rows > 1 << 20 ? 1 << 20 : (int)rows;
 }
 
-size_t shr_qg_scratch_bytes(const shr_qgemm_packed *p, int M) {
-    long rows = shr_qg_block_rows(p), need = ((long)M + MR - 1) / MR * MR;
-    return (size_t)(need < rows ? need : rows) * p->Kp * elem_size(p) + 64;
+size_t shr_qg_scratch_bytes(const shr_qgemm_packed *p) {
+    return (size_t)shr_qg_block_rows(p) * p->Kp * elem_size(p) + 64;
 }
 
 static inline int32_t load_u32(const void *p) {

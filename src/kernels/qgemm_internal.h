@@ -58,7 +58,7 @@ static inline int shr_qg_act_ok(const struct shr_qgemm_packed *p, int x) {
     return p->act.type == SHR_U8 ? x <= 127 : x >= -64 && x <= 63;
 }
 
-/* Computes rows [m0, m1) x panels [p0, p1) of the output. scratch: shr_qg_scratch_bytes(p, m1 - m0)
+/* Computes rows [m0, m1) x panels [p0, p1) of the output. scratch: shr_qg_scratch_bytes(p)
  * bytes, 64-byte aligned (unused by the reference). On a contract violation records it in
  * *bad and returns early. */
 typedef void (*shr_qg_band_fn)(const struct shr_qgemm_packed *p, int m0, int m1, int p0, int p1, const void *X,
@@ -78,8 +78,8 @@ int shr_qg_vnni_ok_for(const struct shr_qgemm_packed *p);
 long shr_qg_vnni_taps(const struct shr_qgemm_packed *p, int M, const shr_qtaps *x, const shr_qout *o);
 
 /* Rows of X packed per block by the AVX2 driver (a multiple of SHR_QG_MR) and the scratch
- * that needs for a band of at most M rows (a small M needs no whole block). */
+ * that needs. */
 int shr_qg_block_rows(const struct shr_qgemm_packed *p);
-size_t shr_qg_scratch_bytes(const struct shr_qgemm_packed *p, int M);
+size_t shr_qg_scratch_bytes(const struct shr_qgemm_packed *p);
 
 #endif
