@@ -33,8 +33,8 @@ void bench_use_cpu_clock(int on);
 double bench_now(int threads);
 
 /* Times the n contenders interleaved (A B C A B C ...): one warm-up call each, then each
- * timed sample runs enough calls to last ~2 ms; writes each contender's median seconds per
- * call to sec[i]. */
+ * sample (after a 2 ms pause and ~0.5 ms of untimed calls of that contender) runs enough
+ * calls to last ~2 ms; writes each contender's median seconds per call to sec[i]. */
 void bench_time_interleaved(const bench_ctx *c, const bench_case *cases, int n, double *sec);
 
 /* Records one row: `ops` is the operation count of one call (2*M*N*K for a GEMM);

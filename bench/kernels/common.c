@@ -29,7 +29,8 @@ static int cmp_double(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-/* Lets the other library's idle worker threads stop spinning before a sample starts. */
+/* Lets the other library's idle worker threads stop spinning before a sample starts (they
+ * would steal the second core). */
 static void settle(void) {
     struct timespec ts = {0, 2000000};
     nanosleep(&ts, NULL);
@@ -53,6 +54,10 @@ void bench_time_interleaved(const bench_ctx *c, const bench_case *cases, int n, 
     for (int r = 0; r < reps; r++)
         for (int i = 0; i < n; i++) {
             settle();
+            /* ~0.5 ms untimed first: the contender's worker threads, put to sleep while the
+             * others ran, are awake again (a futex wake-up costs tens of microseconds on a VM,
+             * more than a whole batch-1 call) and its data is back in cache. */
+            for (int k = 0; k < inner[i] / 4 + 1; k++) cases[i].fn(cases[i].arg);
             double t0 = now_ctx(c);
             for (int k = 0; k < inner[i]; k++) cases[i].fn(cases[i].arg);
             t[i][r] = (now_ctx(c) - t0) / inner[i];
