@@ -223,7 +223,26 @@ static inline __attribute__((always_inline)) acc12 dot_m(const int np, const int
                                                          long xqs, const int8_t *w, long wps, int Q, const q8epi *z) {
     acc12 r;
     for (int i = 0; i < MR; i++) r.c[i][0] = r.c[i][1] = _mm512_setzero_si512();
-    for (int q = 0; q < Q; q++, x += xqs, w += 4 * NR) {
+    int q = 0;
+    if (mr <= 2) { /* batch 1, thin edges: too few chains to hide vpdpbusd's latency; odd quads on a second set */
+        __m512i s[2][2];
+        for (int i = 0; i < 2; i++) s[i][0] = s[i][1] = _mm512_setzero_si512();
+        for (; q + 2 <= Q; q += 2, x += 2 * xqs, w += 8 * NR) {
+            __m512i w0 = _mm512_load_si512((const void *)w), v0 = _mm512_load_si512((const void *)(w + 4 * NR));
+            __m512i w1 = np > 1 ? _mm512_load_si512((const void *)(w + wps)) : w0;
+            __m512i v1 = np > 1 ? _mm512_load_si512((const void *)(w + wps + 4 * NR)) : w0;
+            for (int i = 0; i < mr; i++) {
+                __m512i b = _mm512_set1_epi32(load_u32(x + i * xrs)), c = _mm512_set1_epi32(load_u32(x + i * xrs + xqs));
+                r.c[i][0] = _mm512_dpbusd_epi32(r.c[i][0], b, w0);
+                s[i][0] = _mm512_dpbusd_epi32(s[i][0], c, v0);
+                if (np > 1) r.c[i][1] = _mm512_dpbusd_epi32(r.c[i][1], b, w1);
+                if (np > 1) s[i][1] = _mm512_dpbusd_epi32(s[i][1], c, v1);
+            }
+        }
+        for (int i = 0; i < mr; i++)
+            for (int pn = 0; pn < np; pn++) r.c[i][pn] = _mm512_add_epi32(r.c[i][pn], s[i][pn]);
+    }
+    for (; q < Q; q++, x += xqs, w += 4 * NR) {
         __m512i w0 = _mm512_load_si512((const void *)w);
         __m512i w1 = np > 1 ? _mm512_load_si512((const void *)(w + wps)) : w0;
         for (int i = 0; i < MR; i++)
