@@ -45,18 +45,16 @@ void shr_convt_offsets(const shr_conv_geom *g, long *boff, int *pix) {
         for (int ow = 0; ow < g->OW; ow++) pix[p++] = oh * Wq + ow;
 }
 
-/* n floats: plane rows are short (7-56 floats); fixed-size memcpy compiles to vector moves
- * where a libc call per row would cost more than the copy. */
-static inline void copy_row(float *dst, const float *src, int n) {
-    int i = 0;
-    for (; i + 8 <= n; i += 8) memcpy(dst + i, src + i, 8 * sizeof *dst);
-    for (; i < n; i++) dst[i] = src[i];
-}
-static inline void zero_row(float *dst, int n) {
-    for (int i = 0; i < n; i++) dst[i] = 0.0f;
+void shr_convt_row_ref(float *dst, const float *src, int q0, int q1, int Wq, int S, int avail) {
+    (void)avail;
+    for (int q = 0; q < q0; q++) dst[q] = 0.0f;
+    for (int q = q0; q < q1; q++, src += S) dst[q] = *src;
+    for (int q = q1; q < Wq; q++) dst[q] = 0.0f;
 }
 
 void shr_convt_planes_f32(const shr_conv_geom *g, const float *x, float *xp) {
+    void (*row_fn)(float *, const float *, int, int, int, int, int) =
+        shr_cpu_has_avx2_fma() ? shr_convt_row_avx2 : shr_convt_row_ref;
     const int S = g->SH;
     int Hq, Wq;
     shr_convt_dims(g, &Hq, &Wq);
@@ -78,17 +76,10 @@ void shr_convt_planes_f32(const shr_conv_geom *g, const float *x, float *xp) {
             for (int pw = 0; pw < S; pw++) {
                 if (!(used_h >> ph & 1) || !(used_w >> pw & 1)) continue; /* no tap reads it (1x1, stride 2) */
                 float *row = xp + (((size_t)ch * S + ph) * S + pw) * plane;
+                int c0 = q0[pw] * S + pw - g->PL; /* the source column of q0 */
                 for (int hq = 0, h = ph - g->PT; hq < Hq; hq++, h += S, row += Wq) {
-                    if (h < 0 || h >= g->H) {
-                        zero_row(row, Wq);
-                        continue;
-                    }
-                    const float *sp = src + (size_t)h * g->W + (q0[pw] * S + pw - g->PL);
-                    zero_row(row, q0[pw]);
-                    if (S == 1) copy_row(row + q0[pw], sp, q1[pw] - q0[pw]);
-                    else
-                        for (int wq = q0[pw]; wq < q1[pw]; wq++, sp += S) row[wq] = *sp;
-                    zero_row(row + q1[pw], Wq - q1[pw]);
+                    if (h < 0 || h >= g->H) row_fn(row, NULL, 0, 0, Wq, S, 0);
+                    else row_fn(row, src + (size_t)h * g->W + c0, q0[pw], q1[pw], Wq, S, g->W - c0);
                 }
             }
     }
@@ -105,6 +96,14 @@ int shr_convt_worth(int K, int OC) { return K >= 64 || OC <= 8; }
 size_t shr_convt_packed_floats(int OC, int K) { return (size_t)((OC + TC - 1) / TC) * TC * (size_t)K; }
 
 void shr_convt_pack_f32(int OC, int K, const float *w, long ldw, float *wp) {
+    if (shr_cpu_has_avx2_fma()) {
+        shr_convt_pack_f32_avx2(OC, K, w, ldw, wp);
+        return;
+    }
+    shr_convt_pack_f32_ref(OC, K, w, ldw, wp);
+}
+
+void shr_convt_pack_f32_ref(int OC, int K, const float *w, long ldw, float *wp) {
     for (int s = 0; s < OC; s += TC)
         for (int k = 0; k < K; k++, wp += TC)
             for (int j = 0; j < TC; j++) wp[j] = s + j < OC ? w[(long)(s + j) * ldw + k] : 0.0f;

@@ -95,3 +95,47 @@ void shr_convt_f32_avx2(int OC, int p0, int p1, int K, const float *wp, const fl
         }
     }
 }
+
+/* One phase-plane row (shr_convt_row_ref): zeros, then the source every S floats, then zeros.
+ * S = 1: vector copies; S = 2: 16 source floats -> their 8 even ones by one
+ * shuffle and a lane permute, while those 16 lie within the `avail` readable floats. */
+void shr_convt_row_avx2(float *dst, const float *src, int q0, int q1, int Wq, int S, int avail) {
+    int q = 0;
+    for (; q + 8 <= q0; q += 8) _mm256_storeu_ps(dst + q, _mm256_setzero_ps());
+    for (; q < q0; q++) dst[q] = 0.0f;
+    if (S == 1) {
+        for (; q + 8 <= q1; q += 8, src += 8) _mm256_storeu_ps(dst + q, _mm256_loadu_ps(src));
+        if (q + 4 <= q1) { /* (masked stores are microcoded on AMD: slower than this) */
+            _mm_storeu_ps(dst + q, _mm_loadu_ps(src));
+            q += 4, src += 4;
+        }
+    } else if (S == 2) {
+        for (int used = 0; q + 8 <= q1 && used + 16 <= avail; q += 8, src += 16, used += 16) {
+            __m256 a = _mm256_loadu_ps(src), b = _mm256_loadu_ps(src + 8);
+            __m256 e = _mm256_shuffle_ps(a, b, 0x88); /* a0 a2 b0 b2 | a4 a6 b4 b6 */
+            _mm256_storeu_ps(dst + q, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), 0xD8)));
+        }
+    }
+    for (; q < q1; q++, src += S) dst[q] = *src;
+    for (; q + 8 <= Wq; q += 8) _mm256_storeu_ps(dst + q, _mm256_setzero_ps());
+    for (; q < Wq; q++) dst[q] = 0.0f;
+}
+
+/* shr_convt_pack_f32 (the same layout): 8 channels x 8 taps at a time through an in-register
+ * transpose; channels past OC and the K % 8 tail element by element. */
+void shr_convt_pack_f32_avx2(int OC, int K, const float *w, long ldw, float *wp) {
+    for (int s = 0; s < OC; s += TC, wp += (long)K * TC)
+        for (int h = 0; h < TC; h += 8) {
+            int nh = OC - s - h; /* real channels in this half */
+            int k = 0;
+            if (nh >= 8)
+                for (; k + 8 <= K; k += 8) {
+                    __m256 r[8];
+                    for (int j = 0; j < 8; j++) r[j] = _mm256_loadu_ps(w + (long)(s + h + j) * ldw + k);
+                    shr_transpose8_avx2(r); /* r[t] = tap k + t of the 8 channels */
+                    for (int t = 0; t < 8; t++) _mm256_store_ps(wp + (long)(k + t) * TC + h, r[t]);
+                }
+            for (; k < K; k++)
+                for (int j = 0; j < 8; j++) wp[(long)k * TC + h + j] = j < nh ? w[(long)(s + h + j) * ldw + k] : 0.0f;
+        }
+}

@@ -102,9 +102,15 @@ void shr_convt_dims(const shr_conv_geom *g, int *Hq, int *Wq);
 int shr_convt_worth(int K, int OC);
 size_t shr_convt_planes_floats(const shr_conv_geom *g);
 void shr_convt_planes_f32(const shr_conv_geom *g, const float *x, float *xp);
+/* One row of a phase plane: dst[0, q0) = 0, dst[q] = src[(q - q0) * S] for q0 <= q < q1,
+ * dst[q1, Wq) = 0; src has `avail` readable floats (>= (q1 - q0 - 1) * S + 1 when q1 > q0). */
+void shr_convt_row_ref(float *dst, const float *src, int q0, int q1, int Wq, int S, int avail);
+void shr_convt_row_avx2(float *dst, const float *src, int q0, int q1, int Wq, int S, int avail);
 void shr_convt_offsets(const shr_conv_geom *g, long *boff, int *pix);
 size_t shr_convt_packed_floats(int OC, int K);
 void shr_convt_pack_f32(int OC, int K, const float *w, long ldw, float *wp);
+void shr_convt_pack_f32_ref(int OC, int K, const float *w, long ldw, float *wp);
+void shr_convt_pack_f32_avx2(int OC, int K, const float *w, long ldw, float *wp);
 void shr_convt_f32(int OC, int P, int K, const float *wp, const float *x, const int *pix, const long *boff,
                    const float *bias, float lo, float hi, float *y, long ldy);
 void shr_convt_f32_ref(int OC, int p0, int p1, int K, const float *wp, const float *x, const int *pix,

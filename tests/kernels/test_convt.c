@@ -1,4 +1,5 @@
-/* Implicit convolution, channels in the lanes (shr_convt_f32): the AVX2 kernel and the
+/* Implicit convolution, channels in the lanes (shr_convt_f32): weight packing and the
+ * phase-plane rows (AVX2 = reference, exactly); the AVX2 kernel and the
  * threaded dispatch against the plain-C reference, bit for bit (both are one FMA chain per
  * element), on channel counts across the 8/16-lane strips (1..40), pixel counts across the
  * 6-pixel tiles (1..67), taps 1..300 at overlapping offsets (as a convolution's are), with
@@ -91,7 +92,41 @@ static void test_nan(void) {
     CHECK(check(17, 20, 5, 0, 0, 3));
 }
 
+/* Weight packing and phase-plane rows: the AVX2 versions equal the references exactly. */
+static void test_pack_and_rows(void) {
+    if (!shr_cpu_has_avx2_fma()) return;
+    int ok = 1;
+    for (int oc = 1; oc <= 40 && ok; oc += 3)
+        for (int k = 1; k <= 70 && ok; k += 7) {
+            float *w = shr_alloc((size_t)oc * (k + 3) * 4), *a = shr_alloc(shr_convt_packed_floats(oc, k) * 4);
+            float *b = shr_alloc(shr_convt_packed_floats(oc, k) * 4);
+            for (long i = 0; i < (long)oc * (k + 3); i++) w[i] = frand();
+            shr_convt_pack_f32_ref(oc, k, w, k + 3, a);
+            shr_convt_pack_f32_avx2(oc, k, w, k + 3, b);
+            ok = memcmp(a, b, shr_convt_packed_floats(oc, k) * 4) == 0;
+            CHECK_MSG(ok, "pack OC=%d K=%d (ldw %d)", oc, k, k + 3);
+            shr_free(w), shr_free(a), shr_free(b);
+        }
+    float src[300], r[80], v[80]; /* rows need up to 59 * 4 + 1 + 17 source floats */
+    for (int i = 0; i < 300; i++) src[i] = frand();
+    for (int S = 1; S <= 4 && ok; S++)
+        for (int Wq = 1; Wq <= 60 && ok; Wq += 3)
+            for (int q0 = 0; q0 <= 3 && q0 <= Wq && ok; q0++)
+                for (int q1 = q0; q1 <= Wq && ok; q1 += 1 + (Wq > 20) * 3) {
+                    int need = q1 > q0 ? (q1 - q0 - 1) * S + 1 : 0;
+                    for (int avail = need; avail <= need + 17 && ok; avail += 17) {
+                        memset(r, 0x7f, sizeof r), memset(v, 0x7f, sizeof v);
+                        shr_convt_row_ref(r, src, q0, q1, Wq, S, avail);
+                        shr_convt_row_avx2(v, src, q0, q1, Wq, S, avail);
+                        ok = memcmp(r, v, sizeof r) == 0;
+                        CHECK_MSG(ok, "row S=%d Wq=%d q0=%d q1=%d avail=%d", S, Wq, q0, q1, avail);
+                    }
+                }
+    CHECK(ok);
+}
+
 int main(void) {
+    RUN(test_pack_and_rows);
     RUN(test_grid);
     RUN(test_layer_like);
     RUN(test_nan);
