@@ -16,12 +16,14 @@
  *     clamp(v, qmin, qmax) for qmin, qmax inside the type, so this is clamp(zp + r, qmin, qmax).
  * One 64-bit rounding: with a = acc + bias, m the multiplier, e the right shift, gemmlowp's
  *   q = SRDHM(a, m) = floor((a m + 2^30) / 2^31),  r = RDBPOT(q, e) = floor((q + 2^(e-1) - [q < 0]) / 2^e)
- * and floor(floor(P / 2^31) + c) / 2^e) = floor((P + c 2^31) / 2^(31+e)) for integer c, so
+ * and floor((floor(P / 2^31) + c) / 2^e) = floor((P + c 2^31) / 2^(31+e)) for integer c, so
  *   r = floor((a m + 2^30 + 2^(30+e) - [q < 0] 2^31) / 2^(31+e)).
  * [q < 0] may be replaced by [a < 0]: a >= 0 gives q >= 0, and a < 0 gives q <= 0, where q = 0
  * rounds to 0 with or without the -1. |a m| < 2^62, so the sum fits int64 and vpsravq does the
  * floor. Even channels: vpmuldq on the low dwords; odd: the high dwords shifted down with their
  * sign, and shifted by e - 1 only, which leaves r in the high dword (merged by one blend).
+ * With qmin >= zp (a fused ReLU) the [a < 0] term is left out (RQ_RELU): a < 0 gives r <= 0
+ * either way, and zp + r <= qmin is clamped to qmin: 8 ops per 16 channels.
  * The float multiplier (U8F / S8F): (float)a * rq_scale, min(., qmax - zp) (the bottom is the
  * saturation's: a conversion out of range gives INT32_MIN), vcvtps2dq half to even; rounding
  * and clamping to integer bounds commute. Bit-exact with shr_qgemm_ref (tests/kernels/test_qgemm.c). */
