@@ -21,7 +21,7 @@
 
 typedef struct conv_job {
     shr_conv_geom g;
-    int N, OC, K, P;
+    int N, OC, K, P, Wq;
     const float *x, *w;
     float *y, *wp, *col; /* col: im2col (K x P), or the phase planes per thread */
     size_t planes;       /* floats of phase planes per thread */
@@ -42,7 +42,8 @@ static void run_implicit(void *p) {
         float *xp = j->col + (size_t)t * j->planes;
         for (int i = (int)((long)j->N * t / nthr); i < (int)((long)j->N * (t + 1) / nthr); i++) {
             shr_convt_planes_f32(&j->g, j->x + i * xs, xp);
-            shr_convt_f32(j->OC, j->P, j->K, j->wp, xp, j->pix, j->boff, NULL, -1e30f, 1e30f, j->y + i * ys, j->P);
+            shr_convt_rows_f32(j->OC, j->g.OH, j->g.OW, j->Wq, j->K, j->wp, xp, j->pix, j->boff, NULL, -1e30f, 1e30f,
+                               j->y + i * ys, j->P);
         }
     }
 }
@@ -65,7 +66,9 @@ static void one(bench_ctx *c, const bench_layer *L) {
     int P = g.OH * g.OW, N = L->batch, OC = L->N, K = L->K, thr = c->threads > 1 ? c->threads : 1;
     size_t nx = (size_t)N * L->C * L->H * L->W, planes = shr_convt_planes_floats(&g);
     size_t ncol = (size_t)K * P > planes * thr ? (size_t)K * P : planes * thr;
-    conv_job j = {g, N, OC, K, P, NULL, NULL, NULL, NULL, NULL, planes, NULL, NULL};
+    int Hq, Wq;
+    shr_convt_dims(&g, &Hq, &Wq);
+    conv_job j = {g, N, OC, K, P, Wq, NULL, NULL, NULL, NULL, NULL, planes, NULL, NULL};
     float *x = shr_alloc(nx * 4), *w = shr_alloc((size_t)OC * K * 4);
     j.y = shr_alloc((size_t)N * OC * P * 4);
     j.wp = shr_alloc(shr_convt_packed_floats(OC, K) * 4);

@@ -85,10 +85,11 @@ void shr_convt_planes_f32(const shr_conv_geom *g, const float *x, float *xp) {
     }
 }
 
-/* The tile epilogue (transpose, runs of 6 floats per channel) costs about what 9-32 taps
- * do: with fewer than 64 taps im2col + GEMM is faster (first layers with K = 9, 1x1 stride-2
- * projections: 0.6-0.8x of it in bench_kernels --only conv), unless there are at most 8
- * filters, which leave the GEMM's 6 x 16 tiles mostly empty (lenet5 conv1: 1.2x). */
+/* With fewer than 64 taps the layers are bound by their output stores (a K = 9 first layer
+ * writes 4 bytes per 18 flops): the implicit kernels (either tile) do not beat im2col + GEMM
+ * there (first layers 0.75-0.88x, 1x1 stride-2 projections 0.4-0.6x of im2col + OpenBLAS in
+ * bench_kernels --only conv, where im2col + GEMM gets 0.8-0.9x), unless there are at most 8
+ * filters, which leave the GEMM's 6 x 16 tiles mostly empty (lenet5 conv1: 1.5x). */
 int shr_convt_worth(int K, int OC) { return K >= 64 || OC <= 8; }
 
 /* ---- the weights and the kernels ---- */
@@ -145,4 +146,28 @@ void shr_convt_f32(int OC, int P, int K, const float *wp, const float *x, const 
     }
 #endif
     shr_convt_f32_avx2(OC, 0, P, K, wp, x, pix, boff, bias, lo, hi, y, ldy);
+}
+
+/* Below this many taps the pixel-lanes tile (convp_avx2.c) beats the channel-lanes one. */
+#define CONVP_MAX_K 64
+
+void shr_convt_rows_f32(int OC, int OH, int OW, int Wq, int K, const float *wp, const float *x, const int *pix,
+                        const long *boff, const float *bias, float lo, float hi, float *y, long ldy) {
+    if (OC <= 0 || OH <= 0 || OW <= 0) return;
+    if (K >= CONVP_MAX_K || !shr_cpu_has_avx2_fma()) {
+        shr_convt_f32(OC, OH * OW, K, wp, x, pix, boff, bias, lo, hi, y, ldy);
+        return;
+    }
+#ifdef _OPENMP
+    int nthr = omp_in_parallel() ? 1 : omp_get_max_threads();
+    if (nthr > OH) nthr = OH;
+    if (nthr > 1 && (double)OC * OH * OW * K >= PAR_MIN_WORK) {
+#pragma omp parallel for schedule(static) num_threads(nthr)
+        for (int t = 0; t < nthr; t++)
+            shr_convp_f32_avx2(OC, (int)((long)OH * t / nthr), (int)((long)OH * (t + 1) / nthr), OW, Wq, K, wp, x,
+                               boff, bias, lo, hi, y, ldy);
+        return;
+    }
+#endif
+    shr_convp_f32_avx2(OC, 0, OH, OW, Wq, K, wp, x, boff, bias, lo, hi, y, ldy);
 }

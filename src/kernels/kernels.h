@@ -113,6 +113,14 @@ void shr_convt_pack_f32_ref(int OC, int K, const float *w, long ldw, float *wp);
 void shr_convt_pack_f32_avx2(int OC, int K, const float *w, long ldw, float *wp);
 void shr_convt_f32(int OC, int P, int K, const float *wp, const float *x, const int *pix, const long *boff,
                    const float *bias, float lo, float hi, float *y, long ldy);
+/* The same for a whole output plane (pix[p] = oh * Wq + ow, p = oh * OW + ow, as
+ * shr_convt_offsets gives it): with few taps (< 64) the pixel-lanes kernel (4 channels x 16
+ * pixels of a row, vectors stored straight into y; threads over rows), else shr_convt_f32.
+ * Same bits either way. */
+void shr_convt_rows_f32(int OC, int OH, int OW, int Wq, int K, const float *wp, const float *x, const int *pix,
+                        const long *boff, const float *bias, float lo, float hi, float *y, long ldy);
+void shr_convp_f32_avx2(int OC, int oh0, int oh1, int OW, int Wq, int K, const float *wp, const float *x,
+                        const long *boff, const float *bias, float lo, float hi, float *y, long ldy);
 void shr_convt_f32_ref(int OC, int p0, int p1, int K, const float *wp, const float *x, const int *pix,
                        const long *boff, const float *bias, float lo, float hi, float *y, long ldy);
 void shr_convt_f32_avx2(int OC, int p0, int p1, int K, const float *wp, const float *x, const int *pix,

@@ -1,5 +1,6 @@
-/* Implicit convolution, channels in the lanes (shr_convt_f32): weight packing and the
- * phase-plane rows (AVX2 = reference, exactly); the AVX2 kernel and the
+/* Implicit convolution: whole planes through shr_convt_rows_f32 (pixel-lanes kernel for few
+ * taps, channel-lanes kernel otherwise) = the reference; weight packing and the phase-plane
+ * rows (AVX2 = reference, exactly); the channels-in-lanes AVX2 kernel and the
  * threaded dispatch against the plain-C reference, bit for bit (both are one FMA chain per
  * element), on channel counts across the 8/16-lane strips (1..40), pixel counts across the
  * 6-pixel tiles (1..67), taps 1..300 at overlapping offsets (as a convolution's are), with
@@ -125,7 +126,59 @@ static void test_pack_and_rows(void) {
     CHECK(ok);
 }
 
+/* Whole planes (shr_convt_rows_f32: the pixel-lanes kernel below 64 taps, the channel-lanes
+ * one from 64) against the reference, bit for bit, on real convolution geometries (strides 1
+ * and 2, padding, widths across the 16-pixel chunks), 1 and 2 threads. */
+static int check_plane(int C, int H, int W, int OC, int KH, int S, int pad, int clamp) {
+    shr_conv_geom g = {C, H, W, KH, KH, S, S, pad, pad, 1, 1, 0, 0};
+    g.OH = (H + 2 * pad - KH) / S + 1;
+    g.OW = (W + 2 * pad - KH) / S + 1;
+    int K = C * KH * KH, P = g.OH * g.OW, Hq, Wq;
+    shr_convt_dims(&g, &Hq, &Wq);
+    size_t np = shr_convt_planes_floats(&g);
+    float *x = shr_alloc((size_t)C * H * W * 4), *xp = shr_alloc(np * 4), *w = shr_alloc((size_t)OC * K * 4);
+    float *wp = shr_alloc(shr_convt_packed_floats(OC, K) * 4), *bias = shr_alloc((size_t)OC * 4);
+    float *R = shr_alloc((size_t)OC * P * 4), *Y1 = shr_alloc((size_t)OC * P * 4), *Y2 = shr_alloc((size_t)OC * P * 4);
+    long *boff = shr_alloc((size_t)K * sizeof(long));
+    int *pix = shr_alloc((size_t)P * sizeof(int));
+    int ok = x && xp && w && wp && bias && R && Y1 && Y2 && boff && pix;
+    if (ok) {
+        for (long i = 0; i < (long)C * H * W; i++) x[i] = frand();
+        for (long i = 0; i < (long)OC * K; i++) w[i] = frand();
+        for (int o = 0; o < OC; o++) bias[o] = frand();
+        shr_convt_planes_f32(&g, x, xp);
+        shr_convt_offsets(&g, boff, pix);
+        shr_convt_pack_f32(OC, K, w, K, wp);
+        float lo = clamp ? 0.0f : -INFINITY, hi = clamp ? 0.5f : INFINITY;
+        shr_convt_f32_ref(OC, 0, P, K, wp, xp, pix, boff, bias, lo, hi, R, P);
+        int saved = shr_get_threads();
+        shr_set_threads(1);
+        shr_convt_rows_f32(OC, g.OH, g.OW, Wq, K, wp, xp, pix, boff, bias, lo, hi, Y1, P);
+        shr_set_threads(2);
+        shr_convt_rows_f32(OC, g.OH, g.OW, Wq, K, wp, xp, pix, boff, bias, lo, hi, Y2, P);
+        shr_set_threads(saved);
+        ok = memcmp(R, Y1, (size_t)OC * P * 4) == 0 && memcmp(R, Y2, (size_t)OC * P * 4) == 0;
+        CHECK_MSG(ok, "plane C=%d %dx%d OC=%d k=%d s=%d p=%d clamp=%d", C, H, W, OC, KH, S, pad, clamp);
+    }
+    shr_free(x), shr_free(xp), shr_free(w), shr_free(wp), shr_free(bias), shr_free(R), shr_free(Y1), shr_free(Y2);
+    shr_free(boff), shr_free(pix);
+    return ok;
+}
+
+static void test_planes(void) {
+    int ok = 1;
+    for (int W = 1; W <= 40 && ok; W += 3)
+        for (int oc = 1; oc <= 9 && ok; oc += 2)
+            ok = check_plane(1 + W % 3, 5 + W % 4, W + 2, oc, 3, 1 + W % 2, 1, W % 2) &&
+                 check_plane(2, 6, W + 4, oc, 5, 1, 2, 0) && check_plane(1, 4, W, oc, 1, 1, 0, 1);
+    CHECK(ok);
+    CHECK(check_plane(1, 28, 28, 32, 3, 1, 1, 1));  /* cnn block1: pixel lanes */
+    CHECK(check_plane(16, 28, 28, 32, 3, 2, 1, 0)); /* resnet stride 2: channel lanes */
+    CHECK(check_plane(6, 14, 14, 16, 5, 1, 0, 1));  /* lenet5 conv2 */
+}
+
 int main(void) {
+    RUN(test_planes);
     RUN(test_pack_and_rows);
     RUN(test_grid);
     RUN(test_layer_like);

@@ -275,6 +275,7 @@ typedef struct conv_bx {
     shr_conv_geom geo;
     const float *wpk;
     size_t wg; /* packed floats per group */
+    int Wq;    /* row length of dy's padded planes */
     const long *boff;
     const int *pix;
     float *planes, *dxg;
@@ -297,8 +298,8 @@ static void conv_bwd_dx_implicit(const conv_cfg *c, const conv_bx *bx, const flo
     size_t xs = (size_t)c->C * c->H * c->W, ys = (size_t)c->OC * c->P, hw = (size_t)c->H * c->W;
     for (int i = 0; i < nbc; i++) {
         shr_convt_planes_f32(&bx->geo, dy + i * ys + (size_t)g * c->OCg * c->P, bx->planes);
-        shr_convt_f32(c->Cg, (int)hw, c->OCg * c->KH * c->KW, bx->wpk + g * bx->wg, bx->planes, bx->pix, bx->boff,
-                      NULL, -INFINITY, INFINITY, bx->dxg, (long)hw);
+        shr_convt_rows_f32(c->Cg, c->H, c->W, bx->Wq, c->OCg * c->KH * c->KW, bx->wpk + g * bx->wg, bx->planes, bx->pix,
+                           bx->boff, NULL, -INFINITY, INFINITY, bx->dxg, (long)hw);
         float *d = dx + i * xs + (size_t)g * c->Cg * hw;
         for (size_t j = 0; j < (size_t)c->Cg * hw; j++) d[j] += bx->dxg[j];
     }
@@ -366,11 +367,13 @@ static void conv_fwd_implicit(const conv_cfg *c, const shr_conv_geom *geo, const
                               const long *boff, const float *x, const float *b, float lo, float hi, float *y, int n0,
                               int n1, float *xp) {
     size_t xs = (size_t)c->C * c->H * c->W, ys = (size_t)c->OC * c->P, wg = shr_convt_packed_floats(c->OCg, c->K);
+    int Hq, Wq;
+    shr_convt_dims(geo, &Hq, &Wq);
     for (int i = n0; i < n1; i++)
         for (int g = 0; g < c->G; g++) {
             shr_convt_planes_f32(geo, x + i * xs + (size_t)g * c->Cg * c->H * c->W, xp);
-            shr_convt_f32(c->OCg, c->P, c->K, wpk + g * wg, xp, pix, boff, b ? b + g * c->OCg : NULL, lo, hi,
-                          y + i * ys + (size_t)g * c->OCg * c->P, c->P);
+            shr_convt_rows_f32(c->OCg, c->OH, c->OW, Wq, c->K, wpk + g * wg, xp, pix, boff, b ? b + g * c->OCg : NULL,
+                               lo, hi, y + i * ys + (size_t)g * c->OCg * c->P, c->P);
         }
 }
 
@@ -578,7 +581,9 @@ static shr_status conv_backward(shr_op_io *io, const shr_tensor *dout, shr_tenso
     size_t wsz = (size_t)c.OC * c.K;
     shr_status s = shr_scratch_reserve(&st->col, &st->col_cap, scr * (size_t)parts);
     if (s == SHR_OK && dw && parts > 1) s = shr_scratch_reserve(&st->part, &st->part_cap, wsz * (size_t)parts);
-    conv_bx bx = {conv_bx_geom(&c), NULL, 0, NULL, NULL, NULL, NULL};
+    conv_bx bx = {conv_bx_geom(&c), NULL, 0, 0, NULL, NULL, NULL, NULL};
+    int bx_hq;
+    shr_convt_dims(&bx.geo, &bx_hq, &bx.Wq);
     long *boff = NULL;
     int *pix = NULL;
     float *wf = NULL;
