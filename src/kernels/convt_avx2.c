@@ -121,21 +121,11 @@ void shr_convt_row_avx2(float *dst, const float *src, int q0, int q1, int Wq, in
     for (; q < Wq; q++) dst[q] = 0.0f;
 }
 
-/* shr_convt_pack_f32 (the same layout): 8 channels x 8 taps at a time through an in-register
- * transpose; channels past OC and the K % 8 tail element by element. */
+/* shr_convt_pack_f32 (the same layout): each strip as two halves of 8 channels in the lanes. */
 void shr_convt_pack_f32_avx2(int OC, int K, const float *w, long ldw, float *wp) {
     for (int s = 0; s < OC; s += TC, wp += (long)K * TC)
         for (int h = 0; h < TC; h += 8) {
             int nh = OC - s - h; /* real channels in this half */
-            int k = 0;
-            if (nh >= 8)
-                for (; k + 8 <= K; k += 8) {
-                    __m256 r[8];
-                    for (int j = 0; j < 8; j++) r[j] = _mm256_loadu_ps(w + (long)(s + h + j) * ldw + k);
-                    shr_transpose8_avx2(r); /* r[t] = tap k + t of the 8 channels */
-                    for (int t = 0; t < 8; t++) _mm256_store_ps(wp + (long)(k + t) * TC + h, r[t]);
-                }
-            for (; k < K; k++)
-                for (int j = 0; j < 8; j++) wp[(long)k * TC + h + j] = j < nh ? w[(long)(s + h + j) * ldw + k] : 0.0f;
+            shr_pack_rows8_avx2(w + (long)(s + h) * ldw, ldw, nh < 0 ? 0 : nh < 8 ? nh : 8, K, wp + h, TC);
         }
 }

@@ -214,23 +214,10 @@ static void pack_b_strip(int transB, const float *B, long ldb, int k0, int kc, i
         }
         return;
     }
-    /* op(B)[k][j] = B[j][k]: 16 rows of B, each contiguous in k. */
-    int k = 0;
-    if (nr == NR) {
-        for (; k + 8 <= kc; k += 8) {
-            for (int h = 0; h < 2; h++) {
-                const float *src = B + (long)(j0 + 8 * h) * ldb + k0 + k;
-                __m256 r[8];
-                for (int j = 0; j < 8; j++) r[j] = _mm256_loadu_ps(src + j * ldb);
-                shr_transpose8_avx2(r);
-                for (int t = 0; t < 8; t++) _mm256_store_ps(bp + (k + t) * NR + 8 * h, r[t]);
-            }
-        }
-    }
-    for (; k < kc; k++) {
-        const float *src = B + (long)j0 * ldb + k0 + k;
-        for (int j = 0; j < nr; j++) bp[k * NR + j] = src[j * ldb];
-        for (int j = nr; j < NR; j++) bp[k * NR + j] = 0.0f;
+    /* op(B)[k][j] = B[j][k]: 16 rows of B, each contiguous in k, as two halves of 8 lanes. */
+    for (int h = 0; h < 2; h++) {
+        int rows = nr - 8 * h < 0 ? 0 : nr - 8 * h < 8 ? nr - 8 * h : 8;
+        shr_pack_rows8_avx2(B + (long)(j0 + 8 * h) * ldb + k0, ldb, rows, kc, bp + 8 * h, NR);
     }
 }
 

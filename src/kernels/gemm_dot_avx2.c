@@ -111,19 +111,8 @@ static inline __attribute__((always_inline)) void dot_block(const int MB, const 
 #undef DOT_FINISH
 }
 
-/* Bt[k * 8 + j] = B[j * ldb + k], j < 8, k < K: eight rows of B as K vectors of 8 lanes,
- * transposed 8 x 8 at a time in registers (the K % 8 tail element by element). */
-void shr_gemm_f32_pack8_avx2(int K, const float *B, int ldb, float *Bt) {
-    int k = 0;
-    for (; k + 8 <= K; k += 8) {
-        __m256 r[8];
-        for (int j = 0; j < 8; j++) r[j] = _mm256_loadu_ps(B + (long)j * ldb + k);
-        shr_transpose8_avx2(r); /* r[t] = column k + t of the eight rows */
-        for (int t = 0; t < 8; t++) _mm256_store_ps(Bt + (long)(k + t) * 8, r[t]);
-    }
-    for (; k < K; k++)
-        for (int j = 0; j < 8; j++) Bt[(long)k * 8 + j] = B[(long)j * ldb + k];
-}
+/* Bt[k * 8 + j] = B[j * ldb + k], j < 8, k < K: eight rows of B as K vectors of 8 lanes. */
+void shr_gemm_f32_pack8_avx2(int K, const float *B, int ldb, float *Bt) { shr_pack_rows8_avx2(B, ldb, 8, K, Bt, 8); }
 
 /* alpha, the bias and the clamp on one row of 8 outputs, in the order of the reference
  * epilogue, then the store. */
@@ -141,62 +130,31 @@ static inline __m256 lane_bias(const shr_gemm_epilogue *ep, int j0) {
     return ep && ep->bias && !ep->bias_per_row ? _mm256_loadu_ps(ep->bias + j0) : _mm256_setzero_ps();
 }
 
-/* 12 rows from i0 times the 8 packed columns j0..j0+7. Named accumulators and four row
- * pointers (rows p, p + lda, p + 2 lda) keep everything in registers. */
-static void lane_block12(int K, float alpha, const float *A, long lda, const float *Bt, float *C, long ldc, int i0,
-                         int j0, const shr_gemm_epilogue *ep) {
+/* MB rows from i0 (compile-time, <= 12) times the 8 packed columns j0..j0+7. Named
+ * accumulators and four row pointers (rows p, p + lda, p + 2 lda) keep everything in
+ * registers (an array of accumulators indexed in a loop was spilled to the stack every
+ * iteration); rows past MB are neither read nor stored. */
+static inline __attribute__((always_inline)) void lane_rows(const int MB, int K, float alpha, const float *A,
+                                                            long lda, const float *Bt, float *C, long ldc, int i0,
+                                                            int j0, const shr_gemm_epilogue *ep) {
     __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0;
     __m256 c6 = c0, c7 = c0, c8 = c0, c9 = c0, c10 = c0, c11 = c0;
     const float *p0 = A + (long)i0 * lda, *p3 = p0 + 3 * lda, *p6 = p3 + 3 * lda, *p9 = p6 + 3 * lda;
     const long l2 = 2 * lda;
     for (int k = 0; k < K; k++, p0++, p3++, p6++, p9++) {
         __m256 b = _mm256_load_ps(Bt + (long)k * 8);
-#define LANE_FMA(c, p) c = _mm256_fmadd_ps(_mm256_broadcast_ss(p), b, c)
-        LANE_FMA(c0, p0), LANE_FMA(c1, p0 + lda), LANE_FMA(c2, p0 + l2);
-        LANE_FMA(c3, p3), LANE_FMA(c4, p3 + lda), LANE_FMA(c5, p3 + l2);
-        LANE_FMA(c6, p6), LANE_FMA(c7, p6 + lda), LANE_FMA(c8, p6 + l2);
-        LANE_FMA(c9, p9), LANE_FMA(c10, p9 + lda), LANE_FMA(c11, p9 + l2);
+#define LANE_FMA(i, c, p)                                                                          \
+    if (MB > i) c = _mm256_fmadd_ps(_mm256_broadcast_ss(p), b, c)
+        LANE_FMA(0, c0, p0); LANE_FMA(1, c1, p0 + lda); LANE_FMA(2, c2, p0 + l2);
+        LANE_FMA(3, c3, p3); LANE_FMA(4, c4, p3 + lda); LANE_FMA(5, c5, p3 + l2);
+        LANE_FMA(6, c6, p6); LANE_FMA(7, c7, p6 + lda); LANE_FMA(8, c8, p6 + l2);
+        LANE_FMA(9, c9, p9); LANE_FMA(10, c10, p9 + lda); LANE_FMA(11, c11, p9 + l2);
 #undef LANE_FMA
     }
     __m256 bc = lane_bias(ep, j0);
     float *c = C + (long)i0 * ldc + j0;
     const __m256 all[12] = {c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11};
-    for (int a = 0; a < 12; a++) lane_store(all[a], alpha, ep, bc, i0 + a, c + a * ldc);
-}
-
-/* 8 rows from i0: as lane_block12 (8 FMA chains still cover the FMA latency). */
-static void lane_block8(int K, float alpha, const float *A, long lda, const float *Bt, float *C, long ldc, int i0,
-                        int j0, const shr_gemm_epilogue *ep) {
-    __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0;
-    const float *p0 = A + (long)i0 * lda, *p3 = p0 + 3 * lda, *p6 = p3 + 3 * lda;
-    const long l2 = 2 * lda;
-    for (int k = 0; k < K; k++, p0++, p3++, p6++) {
-        __m256 b = _mm256_load_ps(Bt + (long)k * 8);
-#define LANE_FMA(c, p) c = _mm256_fmadd_ps(_mm256_broadcast_ss(p), b, c)
-        LANE_FMA(c0, p0), LANE_FMA(c1, p0 + lda), LANE_FMA(c2, p0 + l2);
-        LANE_FMA(c3, p3), LANE_FMA(c4, p3 + lda), LANE_FMA(c5, p3 + l2);
-        LANE_FMA(c6, p6), LANE_FMA(c7, p6 + lda);
-#undef LANE_FMA
-    }
-    __m256 bc = lane_bias(ep, j0);
-    float *c = C + (long)i0 * ldc + j0;
-    const __m256 all[8] = {c0, c1, c2, c3, c4, c5, c6, c7};
-    for (int a = 0; a < 8; a++) lane_store(all[a], alpha, ep, bc, i0 + a, c + a * ldc);
-}
-
-/* The last M % 8 rows, four (or fewer) at a time. */
-static inline __attribute__((always_inline)) void lane_block(const int MB, int K, float alpha, const float *A,
-                                                             long lda, const float *Bt, float *C, long ldc, int i0,
-                                                             int j0, const shr_gemm_epilogue *ep) {
-    __m256 acc[4];
-    for (int a = 0; a < MB; a++) acc[a] = _mm256_setzero_ps();
-    const float *ar = A + (long)i0 * lda;
-    for (int k = 0; k < K; k++) {
-        __m256 b = _mm256_load_ps(Bt + (long)k * 8);
-        for (int a = 0; a < MB; a++) acc[a] = _mm256_fmadd_ps(_mm256_broadcast_ss(ar + a * lda + k), b, acc[a]);
-    }
-    __m256 bc = lane_bias(ep, j0);
-    for (int a = 0; a < MB; a++) lane_store(acc[a], alpha, ep, bc, i0 + a, C + (long)(i0 + a) * ldc + j0);
+    for (int a = 0; a < MB; a++) lane_store(all[a], alpha, ep, bc, i0 + a, c + a * ldc);
 }
 
 #define DOT_CASE(mb, nb)                                                                     \
@@ -207,15 +165,16 @@ void shr_gemm_f32_dot_avx2(int M, int N, int K, float alpha, const float *A, int
                            float *C, int ldc, const shr_gemm_epilogue *ep, const float *Bt) {
     int j = 0;
     if (Bt && N >= 8) {
-        /* blocks of 12 rows, then of 8 (64 = 4 x 12 + 2 x 8), then at most 7 rows left */
+        /* blocks of 12 rows, then of 8 (64 = 4 x 12 + 2 x 8: 8 FMA chains still cover the FMA
+         * latency), then the last M % 8 rows at most four at a time */
         int i = 0;
-        for (; M - i >= 12 && M - i != 16; i += 12) lane_block12(K, alpha, A, lda, Bt, C, ldc, i, 0, ep);
-        for (; M - i >= 8; i += 8) lane_block8(K, alpha, A, lda, Bt, C, ldc, i, 0, ep);
+        for (; M - i >= 12 && M - i != 16; i += 12) lane_rows(12, K, alpha, A, lda, Bt, C, ldc, i, 0, ep);
+        for (; M - i >= 8; i += 8) lane_rows(8, K, alpha, A, lda, Bt, C, ldc, i, 0, ep);
         for (; i < M; i += 4) {
-            if (M - i >= 4) lane_block(4, K, alpha, A, lda, Bt, C, ldc, i, 0, ep);
-            else if (M - i == 3) lane_block(3, K, alpha, A, lda, Bt, C, ldc, i, 0, ep);
-            else if (M - i == 2) lane_block(2, K, alpha, A, lda, Bt, C, ldc, i, 0, ep);
-            else lane_block(1, K, alpha, A, lda, Bt, C, ldc, i, 0, ep);
+            if (M - i >= 4) lane_rows(4, K, alpha, A, lda, Bt, C, ldc, i, 0, ep);
+            else if (M - i == 3) lane_rows(3, K, alpha, A, lda, Bt, C, ldc, i, 0, ep);
+            else if (M - i == 2) lane_rows(2, K, alpha, A, lda, Bt, C, ldc, i, 0, ep);
+            else lane_rows(1, K, alpha, A, lda, Bt, C, ldc, i, 0, ep);
         }
         j = 8;
     }

@@ -33,4 +33,22 @@ static inline void shr_transpose8_avx2(__m256 r[8]) {
     r[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
 }
 
+/* dst[k * ds + j] = src[j * ld + k] for k < K, j < 8, zeros for rows j >= n (n <= 8): up to
+ * eight rows of a row-major matrix as K vectors of 8 lanes, 8 x 8 at a time through the
+ * register transpose when all eight rows exist (the K % 8 tail and short blocks element by
+ * element). dst 32-byte aligned, ds a multiple of 8. The packers of the GEMM's transposed B
+ * strips, the narrow-output kernel's Bt and the implicit convolution's weights. */
+static inline void shr_pack_rows8_avx2(const float *src, long ld, int n, int K, float *dst, long ds) {
+    int k = 0;
+    if (n == 8)
+        for (; k + 8 <= K; k += 8) {
+            __m256 r[8];
+            for (int j = 0; j < 8; j++) r[j] = _mm256_loadu_ps(src + j * ld + k);
+            shr_transpose8_avx2(r); /* r[t] = column k + t of the eight rows */
+            for (int t = 0; t < 8; t++) _mm256_store_ps(dst + (long)(k + t) * ds, r[t]);
+        }
+    for (; k < K; k++)
+        for (int j = 0; j < 8; j++) dst[(long)k * ds + j] = j < n ? src[j * ld + k] : 0.0f;
+}
+
 #endif

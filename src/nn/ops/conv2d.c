@@ -361,6 +361,16 @@ static void conv_bwd_chunk(const conv_cfg *c, const shr_conv_geom *geo, const co
 
 /* ---- implicit forward ---- */
 
+/* The tap (K) and pixel (P) offsets of geometry g into its phase planes (shr_convt_offsets), in
+ * two allocations the caller frees (also on failure). */
+static shr_status impl_offsets_alloc(const shr_conv_geom *g, int K, int P, long **boff, int **pix) {
+    *boff = malloc((size_t)K * sizeof **boff);
+    *pix = malloc((size_t)P * sizeof **pix);
+    if (!*boff || !*pix) return shr_fail(SHR_ERR_NOMEM, "conv2d: out of memory for %d tap / %d pixel offsets", K, P);
+    shr_convt_offsets(g, *boff, *pix);
+    return SHR_OK;
+}
+
 /* Images [n0, n1): y = clamp(W * implicit columns + b, lo, hi), one image and group at a
  * time (wpk: the packed weights of every group; xp: this part's phase planes). */
 static void conv_fwd_implicit(const conv_cfg *c, const shr_conv_geom *geo, const float *wpk, const int *pix,
@@ -486,14 +496,12 @@ static shr_status conv_forward(shr_op_io *io) {
     if (c.implicit) {
         shr_conv_geom geo = conv_geom(&c);
         size_t scr = shr_convt_planes_floats(&geo), wg = shr_convt_packed_floats(c.OCg, c.K);
-        long *boff = malloc((size_t)c.K * sizeof *boff);
-        int *pix = malloc((size_t)c.P * sizeof *pix);
-        shr_status s = boff && pix ? shr_scratch_reserve(&st->col, &st->col_cap, scr * (size_t)parts)
-                                   : shr_fail(SHR_ERR_NOMEM, "conv2d: out of memory for %d tap / %d pixel offsets",
-                                              c.K, c.P);
+        long *boff;
+        int *pix;
+        shr_status s = impl_offsets_alloc(&geo, c.K, c.P, &boff, &pix);
+        if (s == SHR_OK) s = shr_scratch_reserve(&st->col, &st->col_cap, scr * (size_t)parts);
         if (s == SHR_OK) s = shr_scratch_reserve(&st->wpk, &st->wpk_cap, wg * (size_t)c.G);
         if (s == SHR_OK) {
-            shr_convt_offsets(&geo, boff, pix);
             for (int g = 0; g < c.G; g++)
                 shr_convt_pack_f32(c.OCg, c.K, w + (size_t)g * c.OCg * c.K, c.K, st->wpk + g * wg);
             if (parts == 1) {
@@ -590,13 +598,11 @@ static shr_status conv_backward(shr_op_io *io, const shr_tensor *dout, shr_tenso
     if (s == SHR_OK && bxon) {
         int Kx = c.OCg * c.KH * c.KW;
         bx.wg = shr_convt_packed_floats(c.Cg, Kx);
-        boff = malloc((size_t)Kx * sizeof *boff);
-        pix = malloc((size_t)c.H * c.W * sizeof *pix);
-        wf = malloc((size_t)c.Cg * Kx * sizeof *wf);
-        s = boff && pix && wf ? shr_scratch_reserve(&st->wpk, &st->wpk_cap, bx.wg * (size_t)c.G)
-                              : shr_fail(SHR_ERR_NOMEM, "conv2d backward: out of memory for the flipped filters");
+        s = impl_offsets_alloc(&bx.geo, Kx, c.H * c.W, &boff, &pix);
+        wf = s == SHR_OK ? malloc((size_t)c.Cg * Kx * sizeof *wf) : NULL;
+        if (s == SHR_OK && !wf) s = shr_fail(SHR_ERR_NOMEM, "conv2d backward: out of memory for the flipped filters");
+        if (s == SHR_OK) s = shr_scratch_reserve(&st->wpk, &st->wpk_cap, bx.wg * (size_t)c.G);
         if (s == SHR_OK) {
-            shr_convt_offsets(&bx.geo, boff, pix);
             for (int g = 0; g < c.G; g++) { /* wf[ch][(o*KH + kh)*KW + kw] = w[o][ch][KH-1-kh][KW-1-kw] */
                 const float *wg = w + (size_t)g * c.OCg * c.K;
                 for (int ch = 0; ch < c.Cg; ch++)
